@@ -1,0 +1,1 @@
+"""Offline preview: the real program under mocks, with no credentials, engine or network."""

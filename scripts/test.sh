@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The one test command: set up what is missing, then lint, type-check and run every test.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k config).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"; ruff check .
+echo "== mypy"; mypy .
+echo "== pytest"; exec pytest "$@"

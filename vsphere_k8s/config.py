@@ -1,0 +1,489 @@
+"""The stack configuration: one typed model for the whole cluster.
+
+Keys are camelCase in the stack YAML (as every Pulumi config is) and snake_case
+here. Field-level rules live on the models; rules that span sections live in
+:mod:`vsphere_k8s.config_rules` so that every problem can be reported at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+# RFC 1123 label: what Kubernetes accepts for node names and what vSphere, DNS
+# and the CPI's name-based lookups all handle without escaping.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+_THUMBPRINT = re.compile(r"^([0-9A-Fa-f]{2}:){19}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a DNS label (lowercase letters, digits and '-', "
+            "starting and ending alphanumeric, at most 63 characters)"
+        )
+    return value
+
+
+def _k8s_version(value: str) -> str:
+    match = _VERSION.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a Kubernetes version like 1.31.4")
+    major, minor, _ = (int(g) for g in match.groups())
+    if major != 1:
+        raise ValueError(f"{value!r}: only Kubernetes 1.x is supported")
+    return value.removeprefix("v")
+
+
+def _cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a network in CIDR notation ({exc})") from None
+
+
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address") from None
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+KubernetesVersion = Annotated[str, AfterValidator(_k8s_version)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+IpAddress = Annotated[str, AfterValidator(_ip)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Model(BaseModel):
+    """Base: camelCase keys, unknown keys rejected, immutable after load."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+    )
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class ClusterSettings(Model):
+    name: DnsLabel
+    environment: Literal["sim", "dev", "test", "staging", "prod"]
+    # Insecure vCenter TLS is refused unless the stack opts in here; the policy
+    # pack refuses the opt-in itself for prod.
+    allow_insecure_tls: bool = False
+
+
+# --------------------------------------------------------------------------- vCenter
+
+
+class Tls(Model):
+    """How the program, the CPI and the CSI trust vCenter's certificate."""
+
+    ca_cert: str | None = None  # PEM text
+    ca_cert_file: str | None = None  # read by the loader into ca_cert
+    thumbprint: str | None = None
+    insecure: bool = False
+
+    @field_validator("thumbprint")
+    @classmethod
+    def _thumbprint(cls, value: str | None) -> str | None:
+        if value is not None and not _THUMBPRINT.match(value):
+            raise ValueError(
+                "expected a SHA-1 or SHA-256 fingerprint as colon-separated hex pairs (AA:BB:...)"
+            )
+        return value.upper() if value else value
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _pem(cls, value: str | None) -> str | None:
+        if value is not None and "-----BEGIN CERTIFICATE-----" not in value:
+            raise ValueError("expected a PEM certificate (-----BEGIN CERTIFICATE-----)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_trust_anchor(self) -> Tls:
+        chosen = [
+            key
+            for key, on in (
+                ("caCert", self.ca_cert is not None),
+                ("caCertFile", self.ca_cert_file is not None),
+                ("thumbprint", self.thumbprint is not None),
+                ("insecure", self.insecure),
+            )
+            if on
+        ]
+        if not chosen:
+            raise ValueError(
+                "set one of caCert, caCertFile or thumbprint (or insecure: true, "
+                "which also needs cluster.allowInsecureTls)"
+            )
+        if "insecure" in chosen and len(chosen) > 1:
+            raise ValueError(f"insecure: true contradicts {', '.join(chosen[:-1])}")
+        if "caCert" in chosen and "caCertFile" in chosen:
+            raise ValueError("set caCert or caCertFile, not both")
+        return self
+
+
+class VCenter(Model):
+    name: DnsLabel  # the key users and credentials refer to
+    server: NonEmpty
+    port: int = Field(default=443, ge=1, le=65535)
+    datacenters: list[NonEmpty] = Field(min_length=1)
+    tls: Tls
+
+    @field_validator("datacenters")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        dupes = sorted({d for d in value if value.count(d) > 1})
+        if dupes:
+            raise ValueError(f"datacenters listed twice: {', '.join(dupes)}")
+        return value
+
+
+class Credential(Model):
+    username: NonEmpty
+    password: SecretStr
+
+    @field_validator("password")
+    @classmethod
+    def _non_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+
+class VCenterCredentials(Model):
+    """One vCenter's accounts: the program's own and, optionally, narrower ones."""
+
+    username: NonEmpty
+    password: SecretStr
+    cpi: Credential | None = None
+    csi: Credential | None = None
+
+    @field_validator("password")
+    @classmethod
+    def _non_empty(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value():
+            raise ValueError("must not be empty")
+        return value
+
+    @property
+    def program(self) -> Credential:
+        return Credential(username=self.username, password=self.password)
+
+    @property
+    def for_cpi(self) -> Credential:
+        return self.cpi or self.program
+
+    @property
+    def for_csi(self) -> Credential:
+        return self.csi or self.program
+
+
+# --------------------------------------------------------------------------- topology
+
+
+class StaticAddressing(Model):
+    """A zone network's static addresses: nodes take theirs from ``range``."""
+
+    cidr: Cidr
+    gateway: IpAddress
+    range_start: IpAddress
+    range_end: IpAddress
+    dns_servers: list[IpAddress] = Field(min_length=1)
+    search_domains: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _inside(self) -> StaticAddressing:
+        net = ipaddress.ip_network(self.cidr)
+        problems = [
+            f"{key} {value} is outside cidr {self.cidr}"
+            for key, value in (
+                ("gateway", self.gateway),
+                ("rangeStart", self.range_start),
+                ("rangeEnd", self.range_end),
+            )
+            if ipaddress.ip_address(value) not in net
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        if ipaddress.ip_address(self.range_start) > ipaddress.ip_address(self.range_end):
+            raise ValueError(f"rangeStart {self.range_start} is after rangeEnd {self.range_end}")
+        start, end = ipaddress.ip_address(self.range_start), ipaddress.ip_address(self.range_end)
+        if start <= ipaddress.ip_address(self.gateway) <= end:
+            raise ValueError(f"gateway {self.gateway} lies inside the node range")
+        return self
+
+    @property
+    def size(self) -> int:
+        return int(ipaddress.ip_address(self.range_end)) - int(ipaddress.ip_address(self.range_start)) + 1
+
+    @property
+    def prefix_length(self) -> int:
+        return ipaddress.ip_network(self.cidr).prefixlen
+
+
+class ZoneNetwork(Model):
+    name: NonEmpty  # the vSphere port group / network
+    mode: Literal["dhcp", "static"] = "dhcp"
+    cidr: Cidr | None = None  # known subnet for DHCP networks (for endpoint checks)
+    static: StaticAddressing | None = None
+
+    @model_validator(mode="after")
+    def _mode(self) -> ZoneNetwork:
+        if self.mode == "static" and self.static is None:
+            raise ValueError("mode static needs a static section (cidr, gateway, rangeStart, rangeEnd, dnsServers)")
+        if self.mode == "dhcp" and self.static is not None:
+            raise ValueError("a static section is only read with mode: static")
+        if self.static is not None and self.cidr is not None and self.cidr != self.static.cidr:
+            raise ValueError(f"cidr {self.cidr} differs from static.cidr {self.static.cidr}")
+        return self
+
+    @property
+    def subnet(self) -> str | None:
+        return self.static.cidr if self.static else self.cidr
+
+
+class Region(Model):
+    name: DnsLabel
+    vcenter: DnsLabel | None = None  # defaults to the only vCenter
+
+
+class Zone(Model):
+    name: DnsLabel
+    region: DnsLabel
+    datacenter: NonEmpty
+    # Placement: a compute cluster, optionally narrowed to a set of its hosts
+    # (a "host group" zone: the zone tag then goes on each host).
+    compute_cluster: NonEmpty
+    hosts: list[NonEmpty] = Field(default_factory=list)
+    datastore: NonEmpty
+    network: ZoneNetwork
+    folder: str | None = None
+    resource_pool: str | None = None
+
+
+class Topology(Model):
+    region_category: NonEmpty = "k8s-region"
+    zone_category: NonEmpty = "k8s-zone"
+    regions: list[Region] = Field(min_length=1)
+    zones: list[Zone] = Field(min_length=1)
+
+
+# --------------------------------------------------------------------------- node pools
+
+
+class NodeShape(Model):
+    template: NonEmpty
+    cpus: int = Field(default=4, ge=1, le=768)
+    memory_mib: int = Field(default=8192, ge=1024)
+    disk_gib: int = Field(default=60, ge=20)
+    # Addresses reserved per zone in the static range, so that growing this
+    # pool never moves the addresses of pools listed after it.
+    reserve_per_zone: int | None = Field(default=None, ge=1)
+
+
+class ControlPlanePool(NodeShape):
+    replicas: dict[DnsLabel, Annotated[int, Field(ge=0, le=5)]] = Field(min_length=1)
+
+    @property
+    def count(self) -> int:
+        return sum(self.replicas.values())
+
+
+class WorkerPool(NodeShape):
+    name: DnsLabel
+    replicas: dict[DnsLabel, Annotated[int, Field(ge=0, le=500)]] = Field(min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(self.replicas.values())
+
+
+class NodePools(Model):
+    control_plane: ControlPlanePool
+    workers: list[WorkerPool] = Field(default_factory=list)
+    ssh_authorized_keys: list[str] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- Kubernetes
+
+
+class Cni(Model):
+    name: Literal["calico", "cilium", "none"] = "calico"
+    version: NonEmpty = "v3.28.2"
+
+
+class Kubernetes(Model):
+    version: KubernetesVersion
+    # "bootstrap": the program creates the cluster with kubeadm.
+    # "existing": a kubeconfig (secret config key `kubeconfig`) names a cluster
+    # whose nodes are already this stack's VMs or someone else's.
+    mode: Literal["bootstrap", "existing"] = "bootstrap"
+    pod_cidr: Cidr = "10.244.0.0/16"
+    service_cidr: Cidr = "10.96.0.0/12"
+    control_plane_endpoint: IpAddress | None = None
+    control_plane_port: int = Field(default=6443, ge=1, le=65535)
+    cluster_domain: NonEmpty = "cluster.local"
+    packages_preinstalled: bool = False  # kubeadm/kubelet/containerd already in the template
+    cni: Cni = Field(default_factory=Cni)
+    api_ready_timeout_seconds: int = Field(default=900, ge=30, le=7200)
+
+    @property
+    def minor(self) -> int:
+        return int(self.version.split(".")[1])
+
+
+# --------------------------------------------------------------------------- CPI / CSI
+
+
+class NodeAddressing(Model):
+    """How the CPI picks node addresses (vsphere.conf ``nodes``)."""
+
+    internal_network_subnet_cidr: Cidr | None = None
+    external_network_subnet_cidr: Cidr | None = None
+    internal_vm_network_name: str | None = None
+    external_vm_network_name: str | None = None
+    exclude_internal_network_subnet_cidr: list[Cidr] = Field(default_factory=list)
+    exclude_external_network_subnet_cidr: list[Cidr] = Field(default_factory=list)
+
+
+class NsxtLoadBalancer(Model):
+    ip_pool_name: str | None = None
+    size: Literal["SMALL", "MEDIUM", "LARGE", "XLARGE"] = "SMALL"
+    lb_service_id: str | None = None
+    tier1_gateway_path: str | None = None
+    tcp_app_profile_name: str | None = None
+    udp_app_profile_name: str | None = None
+
+
+class NsxtRoutes(Model):
+    router_path: NonEmpty
+    cluster_cidr: Cidr | None = None  # defaults to kubernetes.podCidr
+
+
+class Nsxt(Model):
+    """NSX-T integration of the CPI: load balancers and pod routes."""
+
+    host: NonEmpty
+    tls: Tls
+    load_balancer: NsxtLoadBalancer | None = None
+    routes: NsxtRoutes | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Nsxt:
+        if self.load_balancer is None and self.routes is None:
+            raise ValueError("enable loadBalancer, routes or both, or remove the nsxt section")
+        return self
+
+
+class Cpi(Model):
+    version: str | None = None  # image tag; default follows the Kubernetes minor
+    secret_name: DnsLabel = "vsphere-cloud-secret"
+    secret_namespace: DnsLabel = "kube-system"
+    ip_family: list[Literal["ipv4", "ipv6"]] = Field(default_factory=lambda: ["ipv4"], min_length=1, max_length=2)
+    nodes: NodeAddressing = Field(default_factory=NodeAddressing)
+    nsxt: Nsxt | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        if value is not None and not _VERSION.match(value):
+            raise ValueError(f"{value!r} is not an image tag like v1.31.0")
+        return None if value is None else "v" + value.removeprefix("v")
+
+
+class Csi(Model):
+    version: str | None = None  # driver release; default is the pinned one
+    cluster_id: str | None = Field(default=None, max_length=64)
+    cluster_distribution: str | None = None
+    controller_replicas: int = Field(default=1, ge=1, le=5)
+
+    @field_validator("version")
+    @classmethod
+    def _tag(cls, value: str | None) -> str | None:
+        if value is not None and not _VERSION.match(value):
+            raise ValueError(f"{value!r} is not a release like v3.3.1")
+        return None if value is None else "v" + value.removeprefix("v")
+
+
+class StorageClass(Model):
+    name: DnsLabel
+    default: bool = False
+    storage_policy_name: str | None = None
+    datastore_url: str | None = None
+    fs_type: Literal["ext4", "xfs"] = "ext4"
+    reclaim_policy: Literal["Delete", "Retain"] = "Delete"
+    allow_volume_expansion: bool = True
+    # zones: restrict to these zones; perZone: one class per zone, "<name>-<zone>".
+    zones: list[DnsLabel] = Field(default_factory=list)
+    per_zone: bool = False
+
+    @model_validator(mode="after")
+    def _shape(self) -> StorageClass:
+        if self.per_zone and self.zones:
+            raise ValueError("perZone makes one class per zone; it cannot be combined with zones")
+        return self
+
+
+class VSphereRoles(Model):
+    """Least-privilege vCenter roles for the CPI and CSI accounts."""
+
+    create: bool = False
+    cpi_role_name: NonEmpty = "k8s-cpi"
+    csi_role_name: NonEmpty = "k8s-csi"
+
+
+# --------------------------------------------------------------------------- the stack
+
+
+class StackConfig(Model):
+    cluster: ClusterSettings
+    vcenters: list[VCenter] = Field(min_length=1)
+    credentials: dict[str, VCenterCredentials] = Field(default_factory=dict)
+    topology: Topology
+    node_pools: NodePools
+    kubernetes: Kubernetes
+    cpi: Cpi = Field(default_factory=Cpi)
+    csi: Csi = Field(default_factory=Csi)
+    storage_classes: list[StorageClass] = Field(default_factory=list)
+    vsphere_roles: VSphereRoles = Field(default_factory=VSphereRoles)
+
+    # Look-ups used everywhere; cheap enough to derive on demand.
+    def vcenter(self, name: str) -> VCenter:
+        return next(v for v in self.vcenters if v.name == name)
+
+    def region(self, name: str) -> Region:
+        return next(r for r in self.topology.regions if r.name == name)
+
+    def zone(self, name: str) -> Zone:
+        return next(z for z in self.topology.zones if z.name == name)
+
+    def region_vcenter(self, region: Region) -> VCenter:
+        return self.vcenter(region.vcenter) if region.vcenter else self.vcenters[0]
+
+    def zone_vcenter(self, zone: Zone) -> VCenter:
+        return self.region_vcenter(self.region(zone.region))
+
+    @property
+    def csi_cluster_id(self) -> str:
+        return self.csi.cluster_id or self.cluster.name

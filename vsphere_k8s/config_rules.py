@@ -1,0 +1,272 @@
+"""Rules that span sections of the stack configuration.
+
+Each rule returns every problem it finds as a :class:`ConfigIssue`, so that a
+user fixes a stack in one round, not one error per ``pulumi preview``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+
+from .config import StackConfig
+from .errors import ConfigIssue
+from .plan.addresses import CONTROL_PLANE, reservations_for_zone
+
+Rule = Callable[[StackConfig], Iterable[ConfigIssue]]
+
+CONTROL_PLANE_SIZES = (1, 3, 5)
+
+
+def _dupes(names: Iterable[str]) -> list[str]:
+    return sorted(name for name, n in Counter(names).items() if n > 1)
+
+
+def unique_names(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    for path, names in (
+        ("vcenters", [v.name for v in cfg.vcenters]),
+        ("topology.regions", [r.name for r in cfg.topology.regions]),
+        ("topology.zones", [z.name for z in cfg.topology.zones]),
+        ("nodePools.workers", [p.name for p in cfg.node_pools.workers]),
+        ("storageClasses", [s.name for s in cfg.storage_classes]),
+    ):
+        for name in _dupes(names):
+            yield ConfigIssue(f"{path}[{name}]", "name used more than once; names must be unique")
+    servers = _dupes([f"{v.server}:{v.port}" for v in cfg.vcenters])
+    for server in servers:
+        yield ConfigIssue("vcenters", f"server {server} is listed twice")
+    if cfg.topology.zone_category == cfg.topology.region_category:
+        yield ConfigIssue("topology.zoneCategory", "must differ from topology.regionCategory")
+    if CONTROL_PLANE in {p.name for p in cfg.node_pools.workers}:
+        yield ConfigIssue(f"nodePools.workers[{CONTROL_PLANE}]", "the name is reserved for the control plane")
+
+
+def references(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    vcenters = {v.name: v for v in cfg.vcenters}
+    regions = {r.name for r in cfg.topology.regions}
+    zones = {z.name for z in cfg.topology.zones}
+    for region in cfg.topology.regions:
+        if region.vcenter is None and len(cfg.vcenters) > 1:
+            yield ConfigIssue(
+                f"topology.regions[{region.name}].vcenter",
+                "required when more than one vCenter is configured",
+            )
+        elif region.vcenter is not None and region.vcenter not in vcenters:
+            yield ConfigIssue(
+                f"topology.regions[{region.name}].vcenter",
+                f"names vCenter {region.vcenter!r}, which is not in vcenters ({', '.join(vcenters)})",
+            )
+    used_regions = {z.region for z in cfg.topology.zones}
+    for region in cfg.topology.regions:
+        if region.name not in used_regions:
+            yield ConfigIssue(f"topology.regions[{region.name}]", "has no zone; every region needs at least one")
+    for zone in cfg.topology.zones:
+        path = f"topology.zones[{zone.name}]"
+        if zone.region not in regions:
+            yield ConfigIssue(
+                f"{path}.region",
+                f"names region {zone.region!r}, which is not in topology.regions ({', '.join(sorted(regions))})",
+            )
+            continue
+        region = cfg.region(zone.region)
+        vc_name = region.vcenter or cfg.vcenters[0].name
+        vc = vcenters.get(vc_name)
+        if vc is not None and zone.datacenter not in vc.datacenters:
+            yield ConfigIssue(
+                f"{path}.datacenter",
+                f"{zone.datacenter!r} is not one of vCenter {vc.name}'s datacenters ({', '.join(vc.datacenters)})",
+            )
+    pools = [("nodePools.controlPlane", cfg.node_pools.control_plane.replicas)] + [
+        (f"nodePools.workers[{p.name}]", p.replicas) for p in cfg.node_pools.workers
+    ]
+    for path, replicas in pools:
+        for zone_name in replicas:
+            if zone_name not in zones:
+                yield ConfigIssue(
+                    f"{path}.replicas.{zone_name}",
+                    f"zone {zone_name!r} is not in topology.zones ({', '.join(sorted(zones))})",
+                )
+    for sc in cfg.storage_classes:
+        for zone_name in sc.zones:
+            if zone_name not in zones:
+                yield ConfigIssue(f"storageClasses[{sc.name}].zones", f"zone {zone_name!r} is not in topology.zones")
+
+
+def placement_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """Two zones in one place would give the CPI two answers for one VM."""
+    placed: list[tuple[tuple[str, str, str], set[str], str]] = []
+    for zone in cfg.topology.zones:
+        where = (cfg.zone_vcenter(zone).name, zone.datacenter, zone.compute_cluster)
+        hosts = set(zone.hosts)
+        for other_where, other_hosts, other in placed:
+            if where == other_where and (not hosts or not other_hosts or hosts & other_hosts):
+                shared = ", ".join(sorted(hosts & other_hosts)) or f"cluster {zone.compute_cluster}"
+                yield ConfigIssue(
+                    f"topology.zones[{zone.name}].computeCluster",
+                    f"{shared} is already zone {other}'s placement; a host or cluster carries one zone tag",
+                )
+        placed.append((where, hosts, zone.name))
+
+
+def control_plane_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    cp = cfg.node_pools.control_plane
+    if cp.count not in CONTROL_PLANE_SIZES:
+        yield ConfigIssue(
+            "nodePools.controlPlane.replicas",
+            f"adds up to {cp.count} nodes; etcd needs an odd quorum of 1, 3 or 5",
+        )
+    for pool in cfg.node_pools.workers:
+        if pool.count == 0:
+            yield ConfigIssue(f"nodePools.workers[{pool.name}].replicas", "adds up to 0 nodes; remove the pool instead")
+    if cfg.kubernetes.mode == "bootstrap" and cp.count > 1 and cfg.kubernetes.control_plane_endpoint is None:
+        yield ConfigIssue(
+            "kubernetes.controlPlaneEndpoint",
+            "required with more than one control-plane node (the virtual IP in front of the API servers)",
+        )
+
+
+def network_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    k8s = cfg.kubernetes
+    pod, svc = ipaddress.ip_network(k8s.pod_cidr), ipaddress.ip_network(k8s.service_cidr)
+    if pod.overlaps(svc):
+        yield ConfigIssue("kubernetes.serviceCidr", f"{svc} overlaps kubernetes.podCidr {pod}")
+    for zone in cfg.topology.zones:
+        subnet = zone.network.subnet
+        if subnet is None:
+            continue
+        net = ipaddress.ip_network(subnet)
+        for key, other in (("podCidr", pod), ("serviceCidr", svc)):
+            if net.version == other.version and net.overlaps(other):
+                yield ConfigIssue(
+                    f"topology.zones[{zone.name}].network",
+                    f"node network {net} overlaps kubernetes.{key} {other}",
+                )
+    endpoint = k8s.control_plane_endpoint
+    if endpoint is None:
+        return
+    ip = ipaddress.ip_address(endpoint)
+    for key, other in (("podCidr", pod), ("serviceCidr", svc)):
+        if ip in other:
+            yield ConfigIssue("kubernetes.controlPlaneEndpoint", f"{ip} lies inside kubernetes.{key} {other}")
+    cp_zones = [cfg.zone(z) for z, n in cfg.node_pools.control_plane.replicas.items() if n and _has_zone(cfg, z)]
+    for zone in cp_zones:
+        subnet = zone.network.subnet
+        if subnet is None:
+            continue  # DHCP network without a declared cidr: nothing to check against
+        if ip not in ipaddress.ip_network(subnet):
+            yield ConfigIssue(
+                "kubernetes.controlPlaneEndpoint",
+                f"{ip} is outside {subnet}, the network of control-plane zone {zone.name}; "
+                "the virtual IP must be reachable on every control-plane node's network",
+            )
+        static = zone.network.static
+        if static and ipaddress.ip_address(static.range_start) <= ip <= ipaddress.ip_address(static.range_end):
+            yield ConfigIssue(
+                "kubernetes.controlPlaneEndpoint",
+                f"{ip} lies inside zone {zone.name}'s node range {static.range_start}-{static.range_end}; "
+                "a node would be given the virtual IP",
+            )
+
+
+def static_range_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    for zone in cfg.topology.zones:
+        static = zone.network.static
+        if static is None:
+            continue
+        needed = sum(n for _pool, n in reservations_for_zone(cfg, zone.name))
+        if needed > static.size:
+            yield ConfigIssue(
+                f"topology.zones[{zone.name}].network.static",
+                f"range {static.range_start}-{static.range_end} holds {static.size} address(es) "
+                f"but the node pools reserve {needed} in this zone",
+            )
+
+
+def tls_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    for vc in cfg.vcenters:
+        if vc.tls.insecure and not cfg.cluster.allow_insecure_tls:
+            yield ConfigIssue(
+                f"vcenters[{vc.name}].tls.insecure",
+                "certificate verification can only be turned off with cluster.allowInsecureTls: true",
+            )
+    nsxt = cfg.cpi.nsxt
+    if nsxt is not None and nsxt.tls.insecure and not cfg.cluster.allow_insecure_tls:
+        yield ConfigIssue(
+            "cpi.nsxt.tls.insecure",
+            "certificate verification can only be turned off with cluster.allowInsecureTls: true",
+        )
+
+
+def credential_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    names = {v.name for v in cfg.vcenters}
+    for vc in cfg.vcenters:
+        if vc.name not in cfg.credentials:
+            yield ConfigIssue(
+                f"credentials.{vc.name}",
+                "missing: run `pulumi config set --secret --path "
+                f"'credentials.{vc.name}.username' ...` and the same for '.password'",
+            )
+    for name in cfg.credentials:
+        if name not in names:
+            yield ConfigIssue(f"credentials.{name}", "is not the name of a configured vCenter")
+
+
+def storage_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if not cfg.storage_classes:
+        return
+    defaults = [s.name for s in cfg.storage_classes if s.default]
+    if len(defaults) != 1:
+        yield ConfigIssue(
+            "storageClasses",
+            f"exactly one class must be default: true (found {len(defaults)}: {', '.join(defaults) or 'none'})",
+        )
+
+
+def kubernetes_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    if cfg.kubernetes.mode == "existing" and cfg.kubernetes.control_plane_endpoint is not None:
+        yield ConfigIssue(
+            "kubernetes.controlPlaneEndpoint",
+            "is read from the kubeconfig with mode: existing; remove it",
+        )
+
+
+def node_name_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    from .plan.nodes import plan_nodes
+
+    for node in plan_nodes(cfg):
+        if len(node.name) > 63:
+            yield ConfigIssue(
+                f"nodePools.{'controlPlane' if node.is_control_plane else f'workers[{node.pool}]'}",
+                f"node name {node.name!r} is {len(node.name)} characters; cluster, pool and zone names "
+                "together must stay within 63",
+            )
+            return
+
+
+def _has_zone(cfg: StackConfig, name: str) -> bool:
+    return any(z.name == name for z in cfg.topology.zones)
+
+
+RULES: tuple[Rule, ...] = (
+    unique_names,
+    references,
+    placement_rules,
+    control_plane_rules,
+    network_rules,
+    static_range_rules,
+    tls_rules,
+    credential_rules,
+    storage_rules,
+    kubernetes_rules,
+    node_name_rules,
+)
+
+
+def check(cfg: StackConfig) -> list[ConfigIssue]:
+    """Every cross-section problem of a structurally valid configuration."""
+    # Rules after `references` assume references resolve; run them only then.
+    ref_issues = list(unique_names(cfg)) + list(references(cfg))
+    if ref_issues:
+        return ref_issues + list(credential_rules(cfg)) + list(tls_rules(cfg))
+    return [issue for rule in RULES for issue in rule(cfg)]

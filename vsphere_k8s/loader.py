@@ -1,0 +1,105 @@
+"""Turn raw stack configuration into a :class:`StackConfig`, or every problem at once."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .config import StackConfig
+from .config_rules import check
+from .errors import ConfigError, ConfigIssue
+
+# The stack's top-level config keys (`<project>:<key>`), as the model names them.
+TOP_LEVEL_KEYS = tuple(
+    field.alias or name for name, field in StackConfig.model_fields.items()
+)
+SECRET_KEYS = ("credentials",)
+
+
+def _segment(raw: Any, key: str | int) -> tuple[str, Any]:
+    """One path segment; list items are named by their `name` when they have one."""
+    if isinstance(key, int):
+        item = raw[key] if isinstance(raw, list) and key < len(raw) else None
+        label = item.get("name") if isinstance(item, Mapping) else None
+        return (f"[{label}]" if isinstance(label, str) and label else f"[{key}]"), item
+    child = raw.get(key) if isinstance(raw, Mapping) else None
+    return f".{key}", child
+
+
+def key_path(raw: Any, loc: tuple[str | int, ...]) -> str:
+    parts: list[str] = []
+    node = raw
+    for key in loc:
+        text, node = _segment(node, key)
+        parts.append(text)
+    return "".join(parts).lstrip(".") or "(top level)"
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    kind, msg = err["type"], str(err["msg"])
+    if kind == "missing":
+        return "required but not set"
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling and nesting)"
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        shown = err.get("input")
+        if isinstance(shown, (str, int, float, bool)):
+            msg = f"{msg}, got {shown!r}"
+    return msg
+
+
+def _issues_from(exc: ValidationError, raw: Mapping[str, Any]) -> list[ConfigIssue]:
+    issues = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        path = key_path(raw, loc)
+        message = _message(err)
+        # Never echo a credential back: secrets' inputs are dropped from messages.
+        if loc and loc[0] == "credentials":
+            message = message.split(", got ")[0]
+        issues.append(ConfigIssue(path, message))
+    return issues
+
+
+def _resolve_files(raw: dict[str, Any], read_file: Callable[[str], str], issues: list[ConfigIssue]) -> None:
+    """Read `tls.caCertFile` into `tls.caCert`, so the model holds the PEM itself."""
+    for i, vc in enumerate(raw.get("vcenters") or []):
+        tls = vc.get("tls") if isinstance(vc, dict) else None
+        if isinstance(tls, dict) and isinstance(tls.get("caCertFile"), str):
+            name = vc.get("name", i)
+            try:
+                tls["caCert"] = read_file(tls.pop("caCertFile"))
+            except OSError as exc:
+                issues.append(ConfigIssue(f"vcenters[{name}].tls.caCertFile", f"cannot be read: {exc.strerror}"))
+
+
+def load(
+    raw: Mapping[str, Any],
+    *,
+    stack: str | None = None,
+    read_file: Callable[[str], str] = lambda p: Path(p).read_text(),
+) -> StackConfig:
+    """Validate ``raw`` (top-level keys as in the stack file) into a StackConfig.
+
+    Raises :class:`ConfigError` listing every problem with its key path.
+    """
+    data = copy.deepcopy(dict(raw))
+    issues: list[ConfigIssue] = []
+    unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
+    for key in unknown:
+        issues.append(ConfigIssue(key, f"unknown key; expected one of {', '.join(TOP_LEVEL_KEYS)}"))
+        del data[key]
+    _resolve_files(data, read_file, issues)
+    try:
+        cfg = StackConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(issues + _issues_from(exc, data), stack) from None
+    issues += check(cfg)
+    if issues:
+        raise ConfigError(issues, stack)
+    return cfg

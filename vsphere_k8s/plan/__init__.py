@@ -1,0 +1,1 @@
+"""Pure plans derived from the stack configuration (no I/O, no Pulumi)."""

@@ -1,0 +1,72 @@
+"""Which nodes exist, where they go and what they are called.
+
+Names are keyed by pool, zone and ordinal, never by list position, so adding a
+zone or a node never renames (and so never replaces) another node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..config import NodeShape, StackConfig
+from .addresses import CONTROL_PLANE, address_for
+
+Role = Literal["control-plane", "worker"]
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    key: str  # stable resource key: "<pool>-<zone>-<ordinal>"
+    name: str  # VM name, hostname and Kubernetes node name
+    pool: str
+    role: Role
+    zone: str
+    region: str
+    vcenter: str
+    datacenter: str
+    ordinal: int
+    ip: str | None  # None with DHCP
+    shape: NodeShape
+    init: bool  # the control-plane node that runs `kubeadm init`
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.role == "control-plane"
+
+
+def node_name(cluster: str, pool: str, zone: str, ordinal: int) -> str:
+    return f"{cluster}-{pool}-{zone}-{ordinal}"
+
+
+def plan_nodes(cfg: StackConfig) -> list[NodePlan]:
+    """All nodes of the stack: control plane first, then worker pools in order."""
+    cp = cfg.node_pools.control_plane
+    pools: list[tuple[str, Role, NodeShape, dict[str, int]]] = [(CONTROL_PLANE, "control-plane", cp, cp.replicas)]
+    pools += [(p.name, "worker", p, p.replicas) for p in cfg.node_pools.workers]
+    nodes: list[NodePlan] = []
+    first_cp = True
+    for pool, role, shape, replicas in pools:
+        for zone_name, count in replicas.items():
+            zone = cfg.zone(zone_name)
+            region = cfg.region(zone.region)
+            for ordinal in range(count):
+                nodes.append(
+                    NodePlan(
+                        key=f"{pool}-{zone_name}-{ordinal}",
+                        name=node_name(cfg.cluster.name, pool, zone_name, ordinal),
+                        pool=pool,
+                        role=role,
+                        zone=zone_name,
+                        region=region.name,
+                        vcenter=cfg.region_vcenter(region).name,
+                        datacenter=zone.datacenter,
+                        ordinal=ordinal,
+                        ip=address_for(cfg, zone_name, pool, ordinal),
+                        shape=shape,
+                        init=role == "control-plane" and first_cp,
+                    )
+                )
+                if role == "control-plane":
+                    first_cp = False
+    return nodes

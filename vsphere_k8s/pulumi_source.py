@@ -1,0 +1,50 @@
+"""Read the stack configuration from Pulumi, once, and validate it.
+
+The only module that touches ``pulumi.Config``; everything downstream takes the
+validated :class:`StackConfig`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+from pulumi.runtime.config import is_config_secret
+
+from .config import StackConfig
+from .errors import ConfigError, ConfigIssue
+from .loader import SECRET_KEYS, TOP_LEVEL_KEYS, load
+
+
+def read_raw(config: pulumi.Config) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    raw: dict[str, Any] = {}
+    issues: list[ConfigIssue] = []
+    for key in TOP_LEVEL_KEYS:
+        try:
+            value = config.get_object(key)
+        except Exception as exc:  # the SDK raises its own ConfigTypeError flavours
+            issues.append(ConfigIssue(key, f"is not valid YAML/JSON structured config ({exc})"))
+            continue
+        if value is None:
+            continue
+        if key in SECRET_KEYS and not is_config_secret(config.full_key(key)):
+            issues.append(
+                ConfigIssue(key, "holds credentials but is not a secret: set it with `pulumi config set --secret`")
+            )
+        raw[key] = value
+    return raw, issues
+
+
+def load_stack_config() -> StackConfig:
+    """The validated stack configuration; a ConfigError lists every problem."""
+    config = pulumi.Config()
+    raw, issues = read_raw(config)
+    stack = pulumi.get_stack()
+    if issues:
+        # Still validate the rest so the user sees everything in one run.
+        try:
+            load(raw, stack=stack)
+        except ConfigError as exc:
+            issues += exc.issues
+        raise ConfigError(issues, stack)
+    return load(raw, stack=stack)
