@@ -29,7 +29,7 @@ def stable_id(*parts: str) -> str:
 
 
 def stable_uuid(*parts: str) -> str:
-    return str(uuid.UUID(hashlib.md5("/".join(parts).encode()).hexdigest()))
+    return str(uuid.UUID(hashlib.sha256("/".join(parts).encode()).hexdigest()[:32]))
 
 
 @dataclass
@@ -82,7 +82,7 @@ class RecordingMonitor(pmocks.MockMonitor):
         self.stack_outputs: dict[str, Any] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC name
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == "pulumi:pulumi:Stack":
             return response
         reg = self.resources.get(response.urn)
@@ -108,7 +108,7 @@ class RecordingMonitor(pmocks.MockMonitor):
             self.registrations[request.urn].component_outputs = outputs
         elif request.urn.endswith("pulumi:pulumi:Stack::" + request.urn.rsplit("::", 1)[-1]):
             self.stack_outputs = outputs
-        return super().RegisterResourceOutputs(request)
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
 
 class VSphereMocks(pmocks.Mocks):
@@ -150,7 +150,12 @@ class VSphereMocks(pmocks.Mocks):
         return self.inventory is None or name in self.inventory.get(kind, set())
 
 
-def _lookup(mocks: VSphereMocks, kind: str, prefix: str, extra: Callable[[str, Mapping[str, Any]], dict[str, Any]] | None = None) -> InvokeHandler:
+def _lookup(
+    mocks: VSphereMocks,
+    kind: str,
+    prefix: str,
+    extra: Callable[[str, Mapping[str, Any]], dict[str, Any]] | None = None,
+) -> InvokeHandler:
     def handler(args: Mapping[str, Any]) -> dict[str, Any]:
         name = str(args.get("name", ""))
         if not mocks.exists(kind, name):
@@ -209,8 +214,12 @@ def _install_defaults(m: VSphereMocks) -> None:
         }
 
     m.resources[f"{inv}virtualMachine:VirtualMachine"] = vm
-    m.resources[f"{inv}tagCategory:TagCategory"] = lambda a: {"__id": f"urn:vmomi:InventoryServiceCategory:{stable_uuid('cat', a.name)}:GLOBAL"}
-    m.resources[f"{inv}tag:Tag"] = lambda a: {"__id": f"urn:vmomi:InventoryServiceTag:{stable_uuid('tag', a.name)}:GLOBAL"}
+    m.resources[f"{inv}tagCategory:TagCategory"] = lambda a: {
+        "__id": f"urn:vmomi:InventoryServiceCategory:{stable_uuid('cat', a.name)}:GLOBAL"
+    }
+    m.resources[f"{inv}tag:Tag"] = lambda a: {
+        "__id": f"urn:vmomi:InventoryServiceTag:{stable_uuid('tag', a.name)}:GLOBAL"
+    }
 
 
 @dataclass

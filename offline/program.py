@@ -35,7 +35,7 @@ def _placeholders(value: Any, path: str) -> Any:
 def offline_config(stack: str, stacks_dir: Path = ROOT / "stacks") -> dict[str, Any]:
     """The stack's config with placeholder credentials: offline runs never see real ones."""
     raw, _encrypted = read_stack_file(stacks_dir / f"Pulumi.{stack}.yaml")
-    raw = _placeholders(copy.deepcopy(raw), "")
+    raw = dict(_placeholders(copy.deepcopy(raw), ""))
     if "credentials" not in raw:
         raw["credentials"] = {
             vc.get("name"): {"username": PLACEHOLDER_USER, "password": PLACEHOLDER_PASSWORD}
@@ -61,8 +61,14 @@ def run_program(
 ) -> OfflineRun:
     """Validate ``config`` (raising ConfigError), then run the program on it under mocks."""
     load(config, stack=stack)  # fail before anything is registered, as the program does
-    mocks, monitor = configure(config, project=PROJECT, stack=stack, secret_keys=set(SECRET_KEYS) & set(config), mocks=mocks)
-    recording = run(lambda: runpy.run_path(str(program), run_name="__pulumi_offline__") and None, monitor, mocks)
+    mocks, monitor = configure(
+        config, project=PROJECT, stack=stack, secret_keys=set(SECRET_KEYS) & set(config), mocks=mocks
+    )
+
+    def program_main() -> None:
+        runpy.run_path(str(program), run_name="__pulumi_offline__")
+
+    recording = run(program_main, monitor, mocks)
     root = pulumi.runtime.get_root_resource()
     exports: dict[str, Any] = {}
     for key, value in (getattr(root, "outputs", None) or {}).items():

@@ -42,7 +42,7 @@ def _k8s_version(value: str) -> str:
     match = _VERSION.match(value)
     if not match:
         raise ValueError(f"{value!r} is not a Kubernetes version like 1.31.4")
-    major, minor, _ = (int(g) for g in match.groups())
+    major = int(match.group(1))
     if major != 1:
         raise ValueError(f"{value!r}: only Kubernetes 1.x is supported")
     return value.removeprefix("v")
@@ -106,9 +106,7 @@ class Tls(Model):
     @classmethod
     def _thumbprint(cls, value: str | None) -> str | None:
         if value is not None and not _THUMBPRINT.match(value):
-            raise ValueError(
-                "expected a SHA-1 or SHA-256 fingerprint as colon-separated hex pairs (AA:BB:...)"
-            )
+            raise ValueError("expected a SHA-1 or SHA-256 fingerprint as colon-separated hex pairs (AA:BB:...)")
         return value.upper() if value else value
 
     @field_validator("ca_cert")
@@ -225,10 +223,10 @@ class StaticAddressing(Model):
         ]
         if problems:
             raise ValueError("; ".join(problems))
-        if ipaddress.ip_address(self.range_start) > ipaddress.ip_address(self.range_end):
+        start, end = int(ipaddress.ip_address(self.range_start)), int(ipaddress.ip_address(self.range_end))
+        if start > end:
             raise ValueError(f"rangeStart {self.range_start} is after rangeEnd {self.range_end}")
-        start, end = ipaddress.ip_address(self.range_start), ipaddress.ip_address(self.range_end)
-        if start <= ipaddress.ip_address(self.gateway) <= end:
+        if start <= int(ipaddress.ip_address(self.gateway)) <= end:
             raise ValueError(f"gateway {self.gateway} lies inside the node range")
         return self
 
@@ -396,11 +394,18 @@ class Nsxt(Model):
         return self
 
 
+IpFamily = Literal["ipv4", "ipv6"]
+
+
+def _ipv4_only() -> list[IpFamily]:
+    return ["ipv4"]
+
+
 class Cpi(Model):
     version: str | None = None  # image tag; default follows the Kubernetes minor
-    secret_name: DnsLabel = "vsphere-cloud-secret"
-    secret_namespace: DnsLabel = "kube-system"
-    ip_family: list[Literal["ipv4", "ipv6"]] = Field(default_factory=lambda: ["ipv4"], min_length=1, max_length=2)
+    secret_name: DnsLabel = "vsphere-cloud-secret"  # noqa: S105 - a Secret's name, not a password
+    secret_namespace: DnsLabel = "kube-system"  # noqa: S105
+    ip_family: list[IpFamily] = Field(default_factory=_ipv4_only, min_length=1, max_length=2)
     nodes: NodeAddressing = Field(default_factory=NodeAddressing)
     nsxt: Nsxt | None = None
 

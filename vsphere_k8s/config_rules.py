@@ -161,7 +161,9 @@ def network_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
                 "the virtual IP must be reachable on every control-plane node's network",
             )
         static = zone.network.static
-        if static and ipaddress.ip_address(static.range_start) <= ip <= ipaddress.ip_address(static.range_end):
+        if static is not None and (
+            int(ipaddress.ip_address(static.range_start)) <= int(ip) <= int(ipaddress.ip_address(static.range_end))
+        ):
             yield ConfigIssue(
                 "kubernetes.controlPlaneEndpoint",
                 f"{ip} lies inside zone {zone.name}'s node range {static.range_start}-{static.range_end}; "

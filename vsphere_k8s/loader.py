@@ -14,9 +14,7 @@ from .config_rules import check
 from .errors import ConfigError, ConfigIssue
 
 # The stack's top-level config keys (`<project>:<key>`), as the model names them.
-TOP_LEVEL_KEYS = tuple(
-    field.alias or name for name, field in StackConfig.model_fields.items()
-)
+TOP_LEVEL_KEYS = tuple(field.alias or name for name, field in StackConfig.model_fields.items())
 SECRET_KEYS = ("credentials",)
 
 

@@ -27,12 +27,12 @@ def read_stack_file(path: Path, project: str = PROJECT) -> tuple[dict[str, Any],
     doc = yaml.safe_load(path.read_text()) or {}
     raw: dict[str, Any] = {}
     encrypted: set[str] = set()
-    for full_key, value in (doc.get("config") or {}).items():
+    for full_key, given in (doc.get("config") or {}).items():
         namespace, _, key = str(full_key).partition(":")
         if namespace != project or not key:
             continue
-        if isinstance(value, dict) and "value" in value and len(value) == 1:
-            value = value["value"]  # the long form `key: {value: ...}`
+        # the long form `key: {value: ...}`
+        value = given["value"] if isinstance(given, dict) and set(given) == {"value"} else given
         if _has_secure(value):
             encrypted.add(key)
         raw[key] = value

@@ -17,9 +17,7 @@ CONTROL_PLANE = "cp"  # the control-plane pool in names and keys
 
 def _pools(cfg: StackConfig) -> list[tuple[str, NodeShape, dict[str, int]]]:
     cp = cfg.node_pools.control_plane
-    return [(CONTROL_PLANE, cp, dict(cp.replicas))] + [
-        (p.name, p, dict(p.replicas)) for p in cfg.node_pools.workers
-    ]
+    return [(CONTROL_PLANE, cp, dict(cp.replicas))] + [(p.name, p, dict(p.replicas)) for p in cfg.node_pools.workers]
 
 
 def reservations_for_zone(cfg: StackConfig, zone: str) -> list[tuple[str, int]]:
