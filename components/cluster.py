@@ -25,11 +25,17 @@ class Cluster(pulumi.ComponentResource):
         self.config = cfg
         self.nodes = plan_nodes(cfg)
         self.vsphere = vsphere_providers(cfg, parent=self)
-        # Sub-components are wired below, in dependency order.
         self._outputs: dict[str, Any] = {
             "clusterName": cfg.cluster.name,
             "nodes": {n.name: {"zone": n.zone, "region": n.region, "role": n.role, "ip": n.ip} for n in self.nodes},
         }
+        # Sub-components, in dependency order. Each block adds its outputs to self._outputs.
+        # [topology] tag categories, tags, tag attachments (components/topology.py)
+        # [bootstrap] cluster PKI, tokens, per-node cloud-init user-data (components/pki.py, bootstrap.py)
+        # [node-pools] node VMs (components/node_pool.py)
+        # [kube-access] kubeconfig, Kubernetes provider, API readiness (components/kube_access.py)
+        # [cloud-provider] cloud-config secrets, CPI, CSI, storage classes, vCenter roles
+        # [node-bindings] NodeBinding per node (providers/node_binding)
         self.register_outputs(self._outputs)
 
     def exports(self) -> dict[str, Any]:
