@@ -66,7 +66,10 @@ def _issues_from(exc: ValidationError, raw: Mapping[str, Any]) -> list[ConfigIss
 
 def _resolve_files(raw: dict[str, Any], read_file: Callable[[str], str], issues: list[ConfigIssue]) -> None:
     """Read `tls.caCertFile` into `tls.caCert`, so the model holds the PEM itself."""
-    for i, vc in enumerate(raw.get("vcenters") or []):
+    vcenters = raw.get("vcenters")
+    if not isinstance(vcenters, list):
+        return  # the model reports the wrong type
+    for i, vc in enumerate(vcenters):
         tls = vc.get("tls") if isinstance(vc, dict) else None
         if isinstance(tls, dict) and isinstance(tls.get("caCertFile"), str):
             name = vc.get("name", i)
