@@ -10,6 +10,7 @@ import pulumi
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.plan.nodes import plan_nodes
 
+from .cloud_provider import CloudProvider, CloudProviderArgs
 from .providers import vsphere_providers
 
 
@@ -35,6 +36,15 @@ class Cluster(pulumi.ComponentResource):
         # [node-pools] node VMs (components/node_pool.py)
         # [kube-access] kubeconfig, Kubernetes provider, API readiness (components/kube_access.py)
         # [cloud-provider] cloud-config secrets, CPI, CSI, storage classes, vCenter roles
+        kube = getattr(self, "kube", None)  # the [kube-access] block's KubeAccess (.provider, .ready)
+        if kube is not None:
+            ready = kube.ready if isinstance(kube.ready, (list, tuple)) else [kube.ready]
+            self.cloud_provider = CloudProvider(
+                f"{name}-cloud-provider",
+                CloudProviderArgs(cfg, kube.provider, ready, self.vsphere),
+                pulumi.ResourceOptions(parent=self),
+            )
+            self._outputs["cloudProvider"] = self.cloud_provider.outputs
         # [node-bindings] NodeBinding per node (providers/node_binding)
         self.register_outputs(self._outputs)
 

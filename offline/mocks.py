@@ -135,13 +135,14 @@ class VSphereMocks(pmocks.Mocks):
         rid = state.pop("__id", None) or f"{args.name}-{stable_id(args.typ, args.name)}"
         return str(rid), state
 
-    def call(self, args: pmocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pmocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         self.invoke_log.append((args.token, dict(args.args)))
         handler = self.invokes.get(args.token)
+        # The SDK iterates the failures of a tuple answer: an empty list, never None.
         if handler is None:
-            return {}, None
+            return {}, []
         try:
-            return handler(args.args), None
+            return handler(args.args), []
         except LookupError as exc:
             # How the real provider fails a lookup of something that is not there.
             return {}, [("", str(exc))]
@@ -219,6 +220,11 @@ def _install_defaults(m: VSphereMocks) -> None:
     }
     m.resources[f"{inv}tag:Tag"] = lambda a: {
         "__id": f"urn:vmomi:InventoryServiceTag:{stable_uuid('tag', a.name)}:GLOBAL"
+    }
+    # vCenter role ids are integers; custom roles start above the built-in ones.
+    m.resources[f"{inv}role:Role"] = lambda a: {
+        "__id": str(1000 + int(stable_id("role", a.name), 16) % 100000),
+        "label": str(a.inputs.get("name", a.name)),
     }
 
 

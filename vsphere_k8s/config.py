@@ -175,6 +175,7 @@ class VCenterCredentials(Model):
     password: SecretStr
     cpi: Credential | None = None
     csi: Credential | None = None
+    nsxt: Credential | None = None  # the NSX-T manager paired with this vCenter (cpi.nsxt)
 
     @field_validator("password")
     @classmethod
@@ -384,6 +385,9 @@ class Nsxt(Model):
 
     host: NonEmpty
     tls: Tls
+    # Whose `credentials.<vcenter>.nsxt` account the CPI uses; defaults to the first vCenter.
+    vcenter: DnsLabel | None = None
+    secret_name: DnsLabel = "vsphere-nsxt-credentials"  # noqa: S105 - a Secret's name, not a password
     load_balancer: NsxtLoadBalancer | None = None
     routes: NsxtRoutes | None = None
 

@@ -246,6 +246,41 @@ def node_name_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
             return
 
 
+def cloud_provider_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """CPI/CSI versions that run together, and NSX-T settings the CPI would refuse at start."""
+    from .manifests.images import version_issues
+
+    yield from version_issues(cfg)
+    nsxt = cfg.cpi.nsxt
+    if nsxt is None:
+        return
+    vc_name = nsxt.vcenter or cfg.vcenters[0].name
+    if nsxt.vcenter is not None and nsxt.vcenter not in {v.name for v in cfg.vcenters}:
+        yield ConfigIssue("cpi.nsxt.vcenter", f"names vCenter {nsxt.vcenter!r}, which is not in vcenters")
+    elif vc_name in cfg.credentials and cfg.credentials[vc_name].nsxt is None:
+        yield ConfigIssue(
+            f"credentials.{vc_name}.nsxt",
+            "missing: the CPI's NSX-T account (`pulumi config set --secret --path "
+            f"'credentials.{vc_name}.nsxt.username' ...` and '.password')",
+        )
+    if nsxt.tls.thumbprint is not None:
+        yield ConfigIssue("cpi.nsxt.tls.thumbprint", "the CPI's NSX-T client trusts a CA (caCert), not a thumbprint")
+    if nsxt.tls.ca_cert_file is not None:
+        yield ConfigIssue("cpi.nsxt.tls.caCertFile", "not read for NSX-T; put the PEM text in cpi.nsxt.tls.caCert")
+    lb = nsxt.load_balancer
+    if lb is not None:
+        path = "cpi.nsxt.loadBalancer"
+        if (lb.lb_service_id is None) == (lb.tier1_gateway_path is None):
+            yield ConfigIssue(path, "set exactly one of lbServiceId (unmanaged mode) or tier1GatewayPath (managed)")
+        for key, value in (
+            ("ipPoolName", lb.ip_pool_name),
+            ("tcpAppProfileName", lb.tcp_app_profile_name),
+            ("udpAppProfileName", lb.udp_app_profile_name),
+        ):
+            if value is None:
+                yield ConfigIssue(f"{path}.{key}", "required: the CPI refuses a load balancer config without it")
+
+
 def _has_zone(cfg: StackConfig, name: str) -> bool:
     return any(z.name == name for z in cfg.topology.zones)
 
@@ -262,6 +297,7 @@ RULES: tuple[Rule, ...] = (
     storage_rules,
     kubernetes_rules,
     node_name_rules,
+    cloud_provider_rules,
 )
 
 
