@@ -251,6 +251,17 @@ def cloud_provider_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
     from .manifests.images import version_issues
 
     yield from version_issues(cfg)
+    control_plane = cfg.node_pools.control_plane.count
+    if cfg.kubernetes.mode == "bootstrap" and cfg.csi.controller_replicas > control_plane:
+        yield ConfigIssue(
+            "csi.controllerReplicas",
+            f"{cfg.csi.controller_replicas} replicas need as many control-plane nodes (one per node); "
+            f"the stack has {control_plane}",
+        )
+    for vc in cfg.vcenters:
+        for dc in vc.datacenters:
+            if "," in dc:
+                yield ConfigIssue(f"vcenters[{vc.name}].datacenters", f"{dc!r}: the CSI config cannot hold a ','")
     nsxt = cfg.cpi.nsxt
     if nsxt is None:
         return
