@@ -10,8 +10,13 @@ import pulumi
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.plan.nodes import plan_nodes
 
+from .bootstrap import Bootstrap, BootstrapArgs
 from .cloud_provider import CloudProvider, CloudProviderArgs
+from .kube_access import KubeAccess, KubeAccessArgs
+from .lookups import VSphereLookups
+from .node_pool import NodePool, NodePoolArgs, hostname_only_user_data
 from .providers import vsphere_providers
+from .topology import Topology, TopologyArgs
 
 
 @dataclass
@@ -32,9 +37,61 @@ class Cluster(pulumi.ComponentResource):
         }
         # Sub-components, in dependency order. Each block adds its outputs to self._outputs.
         # [topology] tag categories, tags, tag attachments (components/topology.py)
+        self.topology = Topology(
+            f"{name}-topology", TopologyArgs(cfg, self.vsphere), pulumi.ResourceOptions(parent=self)
+        )
+        self._outputs["topology"] = {
+            "regionTagIds": dict(self.topology.region_tags),
+            "zoneTagIds": dict(self.topology.zone_tags),
+        }
         # [bootstrap] cluster PKI, tokens, per-node cloud-init user-data (components/pki.py, bootstrap.py)
+        self.bootstrap: Bootstrap | None = None
+        if cfg.kubernetes.mode == "bootstrap":
+            self.bootstrap = Bootstrap(
+                f"{name}-bootstrap", BootstrapArgs(cfg, self.nodes), pulumi.ResourceOptions(parent=self)
+            )
+            self.user_data = self.bootstrap.user_data
+            self._outputs["apiEndpoint"] = self.bootstrap.endpoint
         # [node-pools] node VMs (components/node_pool.py)
+        # The [bootstrap] block sets self.user_data (node key -> secret cloud-init user-data);
+        # until it does, nodes boot with their hostname only.
+        user_data = getattr(self, "user_data", None) or hostname_only_user_data(self.nodes)
+        lookups = VSphereLookups(cfg, self.vsphere)
+        self.node_pools: dict[str, NodePool] = {}
+        for pool in dict.fromkeys(n.pool for n in self.nodes):
+            self.node_pools[pool] = NodePool(
+                f"{name}-{pool}",
+                NodePoolArgs(
+                    config=cfg,
+                    pool=pool,
+                    nodes=[n for n in self.nodes if n.pool == pool],
+                    providers=self.vsphere,
+                    lookups=lookups,
+                    zone_tags=self.topology.zone_tags,
+                    region_tags=self.topology.region_tags,
+                    user_data=user_data,
+                    # Zones tagged before any node boots: the CPI reads a node's zone once, at init.
+                    depends_on=list(self.topology.attachments.values()),
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+        self.vms = {key: vm for pool in self.node_pools.values() for key, vm in pool.vms.items()}
+        self._outputs["nodeVms"] = {
+            n.name: {"key": n.key, "uuid": self.vms[n.key].uuid, "moid": self.vms[n.key].moid} for n in self.nodes
+        }
         # [kube-access] kubeconfig, Kubernetes provider, API readiness (components/kube_access.py)
+        self.kube = KubeAccess(
+            f"{name}-kube",
+            KubeAccessArgs(
+                cfg,
+                pki=self.bootstrap.pki if self.bootstrap else None,
+                endpoint=self.bootstrap.endpoint if self.bootstrap else None,
+                # The API wait starts once the VMs exist, so its timeout measures boot and kubeadm only.
+                depends_on=list(self.vms.values()) if self.bootstrap else [],
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self._outputs["kubeconfig"] = self.kube.kubeconfig
         # [cloud-provider] cloud-config secrets, CPI, CSI, storage classes, vCenter roles
         kube = getattr(self, "kube", None)  # the [kube-access] block's KubeAccess (.provider, .ready)
         if kube is not None:

@@ -215,16 +215,33 @@ def _install_defaults(m: VSphereMocks) -> None:
         }
 
     m.resources[f"{inv}virtualMachine:VirtualMachine"] = vm
+    # TagAttachment (providers/tag_attachment): as after a clean create, every target attached and owned.
+    m.resources["pulumi-python:dynamic/vsphere:TagAttachment"] = _tag_attachment
     m.resources[f"{inv}tagCategory:TagCategory"] = lambda a: {
         "__id": f"urn:vmomi:InventoryServiceCategory:{stable_uuid('cat', a.name)}:GLOBAL"
     }
     m.resources[f"{inv}tag:Tag"] = lambda a: {
         "__id": f"urn:vmomi:InventoryServiceTag:{stable_uuid('tag', a.name)}:GLOBAL"
     }
+    _install_tls_random(m)  # cluster PKI and join tokens (components/pki.py)
     # vCenter role ids are integers; custom roles start above the built-in ones.
     m.resources[f"{inv}role:Role"] = lambda a: {
         "__id": str(1000 + int(stable_id("role", a.name), 16) % 100000),
         "label": str(a.inputs.get("name", a.name)),
+    }
+
+
+def _tag_attachment(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    from providers.tag_attachment.plan import TargetSpec
+
+    keys = sorted(TargetSpec.model_validate(_unwrap(t)[0]).key for t in args.inputs.get("targets") or [])
+    server = str(_unwrap(args.inputs.get("server"))[0])
+    return {
+        "__id": f"{server}:{_unwrap(args.inputs.get('port'))[0]}/{_unwrap(args.inputs.get('tag_id'))[0]}",
+        "resolved": {k: f"{k.split(':', 1)[0].lower()}-{stable_id(server, k)}" for k in keys},
+        "attached": keys,
+        "owned": keys,
+        "conflicts": {},
     }
 
 
@@ -275,3 +292,176 @@ def run(program: Callable[[], None], monitor: RecordingMonitor, mocks: VSphereMo
     SETTINGS.outputs.clear()
     _sync_await(run_pulumi_func(program))
     return Recording(dict(monitor.registrations), dict(monitor.stack_outputs), list(mocks.invoke_log))
+
+
+# --------------------------------------------------------------------------- tls / random (cluster PKI)
+# Real keys and certificates, so tests can parse the kubeconfig and verify chains.
+# ECDSA keys derive from the resource name (stable across runs); RSA keys cannot be
+# derived, so each is generated once per process and name.
+
+
+def _plain(value: Any) -> Any:
+    return _unwrap(value)[0]
+
+
+_RSA_KEYS: dict[tuple[str, int], Any] = {}
+
+
+def _private_key(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    algorithm = str(_plain(args.inputs.get("algorithm")) or "RSA")
+    key: Any
+    if algorithm == "ECDSA":
+        curves = {"P224": ec.SECP224R1(), "P256": ec.SECP256R1(), "P384": ec.SECP384R1(), "P521": ec.SECP521R1()}
+        curve = curves[str(_plain(args.inputs.get("ecdsaCurve")) or "P224")]
+        order = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)  # P-256's, < every order
+        key = ec.derive_private_key(int(stable_id("key", args.name) + "1", 16) % order, curve)
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    elif algorithm == "RSA":
+        bits = int(_plain(args.inputs.get("rsaBits")) or 2048)
+        key = _RSA_KEYS.setdefault((args.name, bits), rsa.generate_private_key(public_exponent=65537, key_size=bits))
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    else:
+        raise ValueError(f"mock tls PrivateKey: unsupported algorithm {algorithm}")
+    public = key.public_key()
+    return {
+        "privateKeyPem": private.decode(),
+        "privateKeyPemPkcs8": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
+        "publicKeyPem": public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode(),
+        "publicKeyOpenssh": public.public_bytes(
+            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+        ).decode()
+        + "\n",
+    }
+
+
+def _name(subject: Any) -> Any:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    subject = _plain(subject) or {}
+    attrs = []
+    if subject.get("organization"):
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, str(subject["organization"])))
+    if subject.get("commonName"):
+        attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, str(subject["commonName"])))
+    return x509.Name(attrs)
+
+
+def _sign(args: pmocks.MockResourceArgs, subject: Any, public_key: Any, issuer: Any, issuer_key: Any) -> dict[str, Any]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    uses = set(_plain(args.inputs.get("allowedUses")) or [])
+    is_ca = bool(_plain(args.inputs.get("isCaCertificate")))
+    hours = int(_plain(args.inputs.get("validityPeriodHours")) or 24)
+    start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(int(stable_id("serial", args.name), 16))
+        .not_valid_before(start)
+        .not_valid_after(start + datetime.timedelta(hours=hours))
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature="digital_signature" in uses,
+                content_commitment=False,
+                key_encipherment="key_encipherment" in uses,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign="cert_signing" in uses,
+                crl_sign="crl_signing" in uses,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    ext = [
+        u
+        for u in (
+            ("client_auth", x509.ExtendedKeyUsageOID.CLIENT_AUTH),
+            ("server_auth", x509.ExtendedKeyUsageOID.SERVER_AUTH),
+        )
+        if u[0] in uses
+    ]
+    if ext:
+        builder = builder.add_extension(x509.ExtendedKeyUsage([oid for _, oid in ext]), critical=False)
+    cert = builder.sign(issuer_key, hashes.SHA256())
+    return {
+        "certPem": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "validityStartTime": start.isoformat(),
+        "validityEndTime": (start + datetime.timedelta(hours=hours)).isoformat(),
+        "readyForRenewal": False,
+    }
+
+
+def _load_key(pem: Any) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.load_pem_private_key(str(_plain(pem)).encode(), password=None)
+
+
+def _self_signed(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    key = _load_key(args.inputs["privateKeyPem"])
+    subject = _name(args.inputs.get("subject"))
+    return _sign(args, subject, key.public_key(), subject, key)
+
+
+def _cert_request(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    key = _load_key(args.inputs["privateKeyPem"])
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_name(args.inputs.get("subject")))
+        .sign(key, hashes.SHA256())
+    )
+    return {"certRequestPem": csr.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+def _locally_signed(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    from cryptography import x509
+
+    csr = x509.load_pem_x509_csr(str(_plain(args.inputs["certRequestPem"])).encode())
+    ca = x509.load_pem_x509_certificate(str(_plain(args.inputs["caCertPem"])).encode())
+    ca_key = _load_key(args.inputs["caPrivateKeyPem"])
+    return _sign(args, csr.subject, csr.public_key(), ca.subject, ca_key)
+
+
+def _random_text(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    length = int(_plain(args.inputs.get("length")) or 16)
+    alphabet = "abcdefghijklmnopqrstuvwxyz"
+    if _plain(args.inputs.get("numeric")) is not False and _plain(args.inputs.get("number")) is not False:
+        alphabet += "0123456789"
+    if _plain(args.inputs.get("upper")) is not False:
+        alphabet += "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    if _plain(args.inputs.get("special")) is not False:
+        alphabet += str(_plain(args.inputs.get("overrideSpecial")) or "!@#$%&*()-_=+[]{}<>:?")
+    digest = hashlib.sha256(("random/" + args.name).encode()).digest() * (1 + length // 32)
+    return {"result": "".join(alphabet[b % len(alphabet)] for b in digest[:length])}
+
+
+def _install_tls_random(m: VSphereMocks) -> None:
+    m.resources["tls:index/privateKey:PrivateKey"] = _private_key
+    m.resources["tls:index/selfSignedCert:SelfSignedCert"] = _self_signed
+    m.resources["tls:index/certRequest:CertRequest"] = _cert_request
+    m.resources["tls:index/locallySignedCert:LocallySignedCert"] = _locally_signed
+    m.resources["random:index/randomString:RandomString"] = _random_text
+    m.resources["random:index/randomPassword:RandomPassword"] = _random_text

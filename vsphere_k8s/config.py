@@ -285,6 +285,12 @@ class Topology(Model):
     zone_category: NonEmpty = "k8s-zone"
     regions: list[Region] = Field(min_length=1)
     zones: list[Zone] = Field(min_length=1)
+    # "stack": this stack creates the categories and tags. "existing": they are
+    # shared with other clusters on the vCenter and only looked up by name.
+    tags: Literal["stack", "existing"] = "stack"
+    # Attach the zone/region tags to the datacenters, clusters and hosts (off when
+    # an administrator keeps those tags and the stack must not touch them).
+    attach_tags: bool = True
 
 
 # --------------------------------------------------------------------------- node pools
@@ -346,6 +352,10 @@ class Kubernetes(Model):
     packages_preinstalled: bool = False  # kubeadm/kubelet/containerd already in the template
     cni: Cni = Field(default_factory=Cni)
     api_ready_timeout_seconds: int = Field(default=900, ge=30, le=7200)
+    # mode existing: the cluster's kubeconfig (`pulumi config set --secret --path kubernetes.kubeconfig`).
+    kubeconfig: SecretStr | None = None
+    # The NIC kube-vip announces the VIP on; by default the one routing to it, found at boot.
+    vip_interface: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{1,15}$")] | None = None
 
     @property
     def minor(self) -> int:

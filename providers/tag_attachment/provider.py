@@ -1,0 +1,131 @@
+"""TagAttachment's dynamic provider: parse props, observe vCenter, plan, apply.
+
+The provider object holds nothing: Pulumi pickles it (with dill) into state,
+so the connection is looked up per call from the props' endpoint and cached
+per process by :func:`providers.vcenter.connection.connection_for`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
+from pydantic import ValidationError
+
+from .plan import Inputs, Observation, Plan, State, diff, observed_state, parse_inputs, parse_state, plan, plan_delete
+
+OUTPUT_KEYS = ("resolved", "attached", "owned", "conflicts")
+
+
+def _clients(inputs: Inputs) -> tuple[Any, Any]:
+    """(connection, tagging client) for the props' vCenter: one session per process and endpoint."""
+    # Imported here: importing this module must not need pyVmomi's network stack.
+    from providers.vcenter.connection import Endpoint, connection_for
+    from providers.vcenter.tagging import TaggingClient
+
+    endpoint = Endpoint(
+        host=inputs.server,
+        port=inputs.port,
+        username=inputs.username,
+        password=inputs.password.get_secret_value(),
+        insecure=inputs.insecure,
+        ca_cert=inputs.ca_cert,
+        thumbprint=inputs.thumbprint,
+    )
+    conn = connection_for(endpoint)
+    return conn, TaggingClient(conn)
+
+
+def _observe(inputs: Inputs, resolved: dict[str, str] | None = None) -> tuple[Any, Observation]:
+    from . import vcenter
+
+    conn, tagging = _clients(inputs)
+    if resolved is None:
+        resolved = vcenter.resolve(vcenter.read_inventory(conn.service_content()), inputs.targets)
+    types = {key: key.split(":", 1)[0] for key in resolved}
+    return tagging, vcenter.observe(tagging, inputs.category_id, inputs.tag_id, resolved, types)
+
+
+def _after(obs: Observation, done: Plan) -> Observation:
+    """The observation once ``done`` has been applied (no second read needed)."""
+    tags = {k: set(v) for k, v in obs.category_tags.items()}
+    for action in done.actions:
+        if action.target in tags:
+            if action.verb == "attach":
+                tags[action.target].add(action.tag_id)
+            else:
+                tags[action.target].discard(action.tag_id)
+    return Observation(obs.resolved, {k: frozenset(v) for k, v in tags.items()})
+
+
+def _outs(props: dict[str, Any], inputs: Inputs, obs: Observation, owned: list[str]) -> dict[str, Any]:
+    return {**{k: v for k, v in props.items() if k not in OUTPUT_KEYS}, **observed_state(inputs, obs, owned)}
+
+
+class TagAttachmentProvider(ResourceProvider):
+    """Attach one tag to existing vCenter objects; show and repair drift; detach only what it attached."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        try:
+            parse_inputs(news)
+        except ValidationError as error:
+            failures = [CheckFailure(".".join(str(p) for p in e["loc"]) or "props", e["msg"]) for e in error.errors()]
+            return CheckResult(news, failures)
+        return CheckResult(news, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        result = diff(olds, news)
+        return DiffResult(
+            changes=bool(result.changes),
+            replaces=list(result.replaces),
+            stables=[],
+            delete_before_replace=True,  # the same object cannot hold two tags of a single-cardinality category
+        )
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        from . import vcenter
+
+        inputs = parse_inputs(props)
+        tagging, obs = _observe(inputs)
+        done = plan(inputs, obs)
+        vcenter.apply(tagging, done.actions)
+        return CreateResult(
+            f"{inputs.server}:{inputs.port}/{inputs.tag_id}", _outs(props, inputs, _after(obs, done), list(done.owned))
+        )
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        state = parse_state(props)
+        _, obs = _observe(state)
+        return ReadResult(id_, _outs(props, state, obs, state.owned))
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        from . import vcenter
+
+        previous: State = parse_state(olds)
+        inputs = parse_inputs(news)
+        tagging, obs = _observe(inputs)
+        done = plan(inputs, obs, previous)
+        vcenter.apply(tagging, done.actions)
+        return UpdateResult(_outs(news, inputs, _after(obs, done), list(done.owned)))
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        from . import vcenter
+
+        state = parse_state(props)
+        # By the morefs recorded at attach time: a renamed cluster is still ours to clean.
+        owned = {k: v for k, v in state.resolved.items() if k in state.owned}
+        if not owned:
+            return
+        try:
+            tagging, obs = _observe(state, owned)
+        except LookupError:
+            return  # the tag itself is gone: nothing of ours is attached any more
+        vcenter.apply(tagging, plan_delete(state, obs))
