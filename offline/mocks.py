@@ -363,6 +363,7 @@ def _sign(args: pmocks.MockResourceArgs, subject: Any, public_key: Any, issuer: 
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
     uses = set(_plain(args.inputs.get("allowedUses")) or [])
     is_ca = bool(_plain(args.inputs.get("isCaCertificate")))
@@ -395,8 +396,8 @@ def _sign(args: pmocks.MockResourceArgs, subject: Any, public_key: Any, issuer: 
     ext = [
         u
         for u in (
-            ("client_auth", x509.ExtendedKeyUsageOID.CLIENT_AUTH),
-            ("server_auth", x509.ExtendedKeyUsageOID.SERVER_AUTH),
+            ("client_auth", ExtendedKeyUsageOID.CLIENT_AUTH),
+            ("server_auth", ExtendedKeyUsageOID.SERVER_AUTH),
         )
         if u[0] in uses
     ]

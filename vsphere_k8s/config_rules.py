@@ -233,6 +233,38 @@ def kubernetes_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
         )
 
 
+def bootstrap_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """What kubeadm bootstrap (issue #4) and an existing cluster each need."""
+    from . import versions
+
+    k8s = cfg.kubernetes
+    if k8s.mode == "existing":
+        if k8s.kubeconfig is None:
+            yield ConfigIssue(
+                "kubernetes.kubeconfig",
+                "required with mode: existing (`pulumi config set --secret --path kubernetes.kubeconfig < file`)",
+            )
+        return
+    if k8s.kubeconfig is not None:
+        yield ConfigIssue("kubernetes.kubeconfig", "only read with mode: existing; bootstrap makes its own")
+    if not versions.MIN_MINOR <= k8s.minor <= versions.MAX_MINOR:
+        yield ConfigIssue(
+            "kubernetes.version",
+            f"{k8s.version}: bootstrap supports Kubernetes 1.{versions.MIN_MINOR} to 1.{versions.MAX_MINOR}",
+        )
+    if k8s.control_plane_endpoint is None:
+        cp_zones = [z for z, n in cfg.node_pools.control_plane.replicas.items() if n and _has_zone(cfg, z)]
+        if any(cfg.zone(z).network.static is None for z in cp_zones):
+            yield ConfigIssue(
+                "kubernetes.controlPlaneEndpoint",
+                "required when the control plane takes its address by DHCP (nodes and clients need a fixed one)",
+            )
+    if k8s.cni.name == "cilium" and not k8s.cni.version.removeprefix("v").startswith("1."):
+        yield ConfigIssue("kubernetes.cni.version", f"{k8s.cni.version!r} is not a Cilium release (1.x)")
+    if k8s.cni.name == "calico" and not k8s.cni.version.startswith("v3."):
+        yield ConfigIssue("kubernetes.cni.version", f"{k8s.cni.version!r} is not a Calico release tag (v3.x)")
+
+
 def node_name_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
     from .plan.nodes import plan_nodes
 
@@ -307,6 +339,7 @@ RULES: tuple[Rule, ...] = (
     credential_rules,
     storage_rules,
     kubernetes_rules,
+    bootstrap_rules,
     node_name_rules,
     cloud_provider_rules,
 )

@@ -1,0 +1,1 @@
+"""ApiServerReady: a bounded wait for the Kubernetes API server, as a dynamic resource."""
