@@ -10,7 +10,9 @@ import pulumi
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.plan.nodes import plan_nodes
 
+from .bootstrap import Bootstrap, BootstrapArgs
 from .cloud_provider import CloudProvider, CloudProviderArgs
+from .kube_access import KubeAccess, KubeAccessArgs
 from .lookups import VSphereLookups
 from .node_pool import NodePool, NodePoolArgs, hostname_only_user_data
 from .providers import vsphere_providers
@@ -43,6 +45,13 @@ class Cluster(pulumi.ComponentResource):
             "zoneTagIds": dict(self.topology.zone_tags),
         }
         # [bootstrap] cluster PKI, tokens, per-node cloud-init user-data (components/pki.py, bootstrap.py)
+        self.bootstrap: Bootstrap | None = None
+        if cfg.kubernetes.mode == "bootstrap":
+            self.bootstrap = Bootstrap(
+                f"{name}-bootstrap", BootstrapArgs(cfg, self.nodes), pulumi.ResourceOptions(parent=self)
+            )
+            self.user_data = self.bootstrap.user_data
+            self._outputs["apiEndpoint"] = self.bootstrap.endpoint
         # [node-pools] node VMs (components/node_pool.py)
         # The [bootstrap] block sets self.user_data (node key -> secret cloud-init user-data);
         # until it does, nodes boot with their hostname only.
@@ -71,6 +80,18 @@ class Cluster(pulumi.ComponentResource):
             n.name: {"key": n.key, "uuid": self.vms[n.key].uuid, "moid": self.vms[n.key].moid} for n in self.nodes
         }
         # [kube-access] kubeconfig, Kubernetes provider, API readiness (components/kube_access.py)
+        self.kube = KubeAccess(
+            f"{name}-kube",
+            KubeAccessArgs(
+                cfg,
+                pki=self.bootstrap.pki if self.bootstrap else None,
+                endpoint=self.bootstrap.endpoint if self.bootstrap else None,
+                # The API wait starts once the VMs exist, so its timeout measures boot and kubeadm only.
+                depends_on=list(self.vms.values()) if self.bootstrap else [],
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self._outputs["kubeconfig"] = self.kube.kubeconfig
         # [cloud-provider] cloud-config secrets, CPI, CSI, storage classes, vCenter roles
         kube = getattr(self, "kube", None)  # the [kube-access] block's KubeAccess (.provider, .ready)
         if kube is not None:
