@@ -7,10 +7,10 @@ kube-vip, the CNI installers); the CPI and CSI images are pinned in
 
 from __future__ import annotations
 
-# Minors this program renders kubeadm configuration for. pkgs.k8s.io publishes one
-# apt repository per minor; kubeadm < 1.28 predates the repositories we support.
-MIN_MINOR = 28
-MAX_MINOR = 34
+# Minors this program bootstraps: those with a pinned CPI release (1.29+), each with
+# its own pkgs.k8s.io apt repository.
+MIN_MINOR = 29
+MAX_MINOR = 36
 
 # kubeadm 1.31 introduced v1beta4 (extraArgs as lists of {name, value});
 # v1beta3 is what 1.22-1.30 read.
