@@ -244,6 +244,13 @@ def bootstrap_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
                 "kubernetes.kubeconfig",
                 "required with mode: existing (`pulumi config set --secret --path kubernetes.kubeconfig < file`)",
             )
+        else:
+            from .render.kubeconfig import KubeconfigError, endpoint_of
+
+            try:
+                endpoint_of(k8s.kubeconfig.get_secret_value())
+            except KubeconfigError as exc:  # the message names what is missing, never the content
+                yield ConfigIssue("kubernetes.kubeconfig", str(exc))
         return
     if k8s.kubeconfig is not None:
         yield ConfigIssue("kubernetes.kubeconfig", "only read with mode: existing; bootstrap makes its own")

@@ -1,0 +1,167 @@
+"""The program under mocks: PKI, tokens and per-node user-data as the VMs receive them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from offline.program import OfflineRun, offline_config, run_program
+from vsphere_k8s.render import guestinfo
+from vsphere_k8s.render.cloud_init import KUBEADM_CONFIG, PKI_STAGE
+from vsphere_k8s.render.kubeadm import ca_cert_hash
+
+VM = "vsphere:index/virtualMachine:VirtualMachine"
+
+
+@pytest.fixture(scope="module")
+def sim() -> OfflineRun:
+    return run_program(offline_config("sim"), stack="sim")
+
+
+def user_data(run: OfflineRun) -> dict[str, dict[str, Any]]:
+    """VM name -> its cloud-config, decoded from guestinfo as cloud-init's VMware datasource does."""
+    out = {}
+    for reg in run.recording.of_type(VM):
+        extra = reg.inputs["extraConfig"]
+        text = guestinfo.decode(extra["guestinfo.userdata"], extra["guestinfo.userdata.encoding"])
+        assert text.startswith("#cloud-config\n")
+        out[reg.inputs["name"]] = yaml.safe_load(text)
+    return out
+
+
+def files(doc: dict[str, Any]) -> dict[str, str]:
+    return {f["path"]: f["content"] for f in doc["write_files"]}
+
+
+def kubeadm_docs(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all(files(doc)[KUBEADM_CONFIG]))
+
+
+def outputs(run: OfflineRun, name: str) -> dict[str, Any]:
+    return run.recording.by_name(name).outputs
+
+
+def test_control_plane_gets_init_and_join_workers_join_only(sim: OfflineRun) -> None:
+    docs = user_data(sim)
+    assert len(docs) == 6
+    kinds = {}
+    for vm, doc in docs.items():
+        first = kubeadm_docs(doc)[0]
+        kind = first["kind"]
+        if kind == "JoinConfiguration":
+            kind += "+controlPlane" if "controlPlane" in first else ""
+        kinds[vm] = kind
+    assert kinds == {
+        "sim-cp-sim-a-0": "InitConfiguration",
+        "sim-cp-sim-b-0": "JoinConfiguration+controlPlane",
+        "sim-cp-sim-c-0": "JoinConfiguration+controlPlane",
+        "sim-general-sim-a-0": "JoinConfiguration",
+        "sim-general-sim-b-0": "JoinConfiguration",
+        "sim-general-sim-c-0": "JoinConfiguration",
+    }
+
+
+def test_user_data_is_secret_everywhere(sim: OfflineRun) -> None:
+    vms = sim.recording.of_type(VM)
+    assert vms and all("extraConfig" in vm.secret_inputs for vm in vms)
+    bootstrap = sim.recording.by_name("sim-bootstrap")
+    # The component's outputs say which step each node runs, never what its user-data holds.
+    assert set(bootstrap.component_outputs) == {"endpoint", "steps"}
+    assert bootstrap.component_outputs["steps"]["cp-sim-a-0"] == "init"
+    # Private keys and the join secret never reach state in plaintext.
+    for reg in sim.recording.of_type("tls:index/privateKey:PrivateKey"):
+        assert "privateKeyPem" in reg.additional_secret_outputs, reg.name
+    assert "result" in sim.recording.by_name("sim-bootstrap-pki-token-secret").additional_secret_outputs
+
+
+def test_every_control_plane_node_gets_the_same_program_made_pki(sim: OfflineRun) -> None:
+    ca_pem = outputs(sim, "sim-bootstrap-pki-ca")["certPem"]
+    ca_key = outputs(sim, "sim-bootstrap-pki-ca-key")["privateKeyPem"]
+    sa_key = outputs(sim, "sim-bootstrap-pki-sa-key")["privateKeyPem"]
+    for vm, doc in user_data(sim).items():
+        staged = {p.removeprefix(PKI_STAGE + "/"): c for p, c in files(doc).items() if p.startswith(PKI_STAGE)}
+        if "-cp-" not in vm:
+            assert staged == {}, vm
+            continue
+        assert set(staged) == {
+            "ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key",
+            "etcd/ca.crt", "etcd/ca.key", "sa.key", "sa.pub",
+        }  # fmt: skip
+        assert staged["ca.crt"] == ca_pem and staged["ca.key"] == ca_key and staged["sa.key"] == sa_key
+        # The pairs belong together: each certificate's public key is its key's.
+        for cert_name, key_name in (
+            ("ca.crt", "ca.key"),
+            ("front-proxy-ca.crt", "front-proxy-ca.key"),
+            ("etcd/ca.crt", "etcd/ca.key"),
+        ):
+            cert = x509.load_pem_x509_certificate(staged[cert_name].encode())
+            key = serialization.load_pem_private_key(staged[key_name].encode(), None)
+            assert cert.public_key() == key.public_key(), (vm, cert_name)
+            assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        sa = serialization.load_pem_private_key(staged["sa.key"].encode(), None)
+        assert serialization.load_pem_public_key(staged["sa.pub"].encode()) == sa.public_key()
+    names = {
+        n: x509.load_pem_x509_certificate(outputs(sim, f"sim-bootstrap-pki-{n}")["certPem"].encode()).subject
+        for n in ("ca", "front-proxy-ca", "etcd-ca")
+    }
+    assert {n: s.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value for n, s in names.items()} == {
+        "ca": "kubernetes",
+        "front-proxy-ca": "front-proxy-ca",
+        "etcd-ca": "etcd-ca",
+    }
+
+
+def test_one_token_and_the_real_ca_pin_for_all_nodes(sim: OfflineRun) -> None:
+    token = (
+        outputs(sim, "sim-bootstrap-pki-token-id")["result"]
+        + "."
+        + outputs(sim, "sim-bootstrap-pki-token-secret")["result"]
+    )
+    pin = ca_cert_hash(outputs(sim, "sim-bootstrap-pki-ca")["certPem"])
+    seen = Counter()
+    for doc in user_data(sim).values():
+        first = kubeadm_docs(doc)[0]
+        if first["kind"] == "InitConfiguration":
+            assert [t["token"] for t in first["bootstrapTokens"]] == [token]
+            seen["init"] += 1
+        else:
+            assert first["discovery"]["bootstrapToken"]["token"] == token
+            assert first["discovery"]["bootstrapToken"]["caCertHashes"] == [pin]
+            seen["join"] += 1
+    assert seen == {"init": 1, "join": 5}
+
+
+def test_pki_children_are_parented_named_and_unique(sim: OfflineRun) -> None:
+    regs = sim.recording.registrations
+    assert len({r.urn for r in regs.values()}) == len(regs)
+    pki = sim.recording.by_name("sim-bootstrap-pki")
+    assert pki.type == "vsphere-k8s:bootstrap:Pki"
+    assert pki.parent == sim.recording.by_name("sim-bootstrap").urn
+    children = sim.recording.children(pki.urn)
+    assert {c.name for c in children} == {
+        f"sim-bootstrap-pki-{n}"
+        for n in (
+            "ca-key", "ca", "front-proxy-ca-key", "front-proxy-ca", "etcd-ca-key", "etcd-ca",
+            "sa-key", "admin-key", "admin-csr", "admin-cert", "token-id", "token-secret",
+        )
+    }  # fmt: skip
+    assert outputs(sim, "sim-bootstrap-pki-sa-key")["privateKeyPem"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+    assert pki.component_outputs["caCertHash"].startswith("sha256:")
+
+
+def test_admin_certificate_is_a_client_cert_of_the_admin_group(sim: OfflineRun) -> None:
+    group = "kubeadm:cluster-admins"  # 1.31: admin.conf's RBAC-bound group, not system:masters
+    cert = x509.load_pem_x509_certificate(outputs(sim, "sim-bootstrap-pki-admin-cert")["certPem"].encode())
+    ca = x509.load_pem_x509_certificate(outputs(sim, "sim-bootstrap-pki-ca")["certPem"].encode())
+    cert.verify_directly_issued_by(ca)
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == group
+    usage = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH in usage
+    csr = sim.recording.by_name("sim-bootstrap-pki-admin-cert")
+    assert csr.inputs["earlyRenewalHours"] == 720 and csr.inputs["validityPeriodHours"] == 8760
