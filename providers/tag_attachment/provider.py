@@ -28,8 +28,11 @@ OUTPUT_KEYS = ("resolved", "attached", "owned", "conflicts")
 def _clients(inputs: Inputs) -> tuple[Any, Any]:
     """(connection, tagging client) for the props' vCenter: one session per process and endpoint."""
     # Imported here: importing this module must not need pyVmomi's network stack.
-    from providers.vcenter.connection import Endpoint, connection_for
-    from providers.vcenter.tagging import TaggingClient
+    from providers.vcenter.connection import (  # type: ignore[import-not-found,unused-ignore]
+        Endpoint,
+        connection_for,
+    )
+    from providers.vcenter.tagging import TaggingClient  # type: ignore[import-not-found,unused-ignore]
 
     endpoint = Endpoint(
         host=inputs.server,

@@ -13,8 +13,6 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from providers.vcenter.tagging import ObjectRef, TaggingClient
-
 from .plan import Action, Observation, TargetSpec
 
 # ComputeResource covers clusters and the parents of standalone hosts; folders
@@ -127,27 +125,35 @@ def _host_cluster_matches(nodes: Mapping[str, _Node], host: _Node, cluster: str)
     return cluster in (parent.name, _placed(nodes, parent)[1])
 
 
+def _object_ref(kind: str, moref: str) -> Any:
+    # The shared adapter is imported when vCenter is actually spoken to, so that
+    # inventory resolution and the pure plan import without it.
+    from providers.vcenter.tagging import ObjectRef  # type: ignore[import-not-found,unused-ignore]
+
+    return ObjectRef(kind, moref)
+
+
 def observe(
-    tagging: TaggingClient, category_id: str, tag_id: str, resolved: Mapping[str, str], types: Mapping[str, str]
+    tagging: Any, category_id: str, tag_id: str, resolved: Mapping[str, str], types: Mapping[str, str]
 ) -> Observation:
     """For each resolved target, which tags of the category it carries now."""
     tags = tagging.tags_for_category(category_id)
     if tag_id not in {t.id for t in tags}:
         raise LookupError(f"tag {tag_id} is not a tag of category {category_id}")
     attached = tagging.attached_objects([t.id for t in tags])
-    carried: dict[ObjectRef, set[str]] = {}
+    carried: dict[Any, set[str]] = {}
     for tid, objects in attached.items():
         for obj in objects:
             carried.setdefault(obj, set()).add(tid)
     return Observation(
         dict(resolved),
-        {key: frozenset(carried.get(ObjectRef(types[key], moref), set())) for key, moref in resolved.items()},
+        {key: frozenset(carried.get(_object_ref(types[key], moref), set())) for key, moref in resolved.items()},
     )
 
 
-def apply(tagging: TaggingClient, actions: Sequence[Action]) -> None:
+def apply(tagging: Any, actions: Sequence[Action]) -> None:
     for action in actions:
-        obj = ObjectRef(action.type, action.moref)
+        obj = _object_ref(action.type, action.moref)
         if action.verb == "attach":
             tagging.attach(action.tag_id, obj)
         else:
