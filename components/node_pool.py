@@ -88,9 +88,10 @@ class NodePool(pulumi.ComponentResource):
             )
         host = initial_host(zone, node.ordinal)
         meta = guestinfo.metadata(node.name, node.name, guestinfo.network_config(zone.network, node.ip))
-        extra = pulumi.Output.secret(
-            pulumi.Output.from_input(args.user_data[node.key]).apply(lambda ud: guestinfo.extra_config(meta, ud))
+        rendered: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(args.user_data[node.key]).apply(
+            lambda ud: guestinfo.extra_config(meta, ud)
         )
+        extra: pulumi.Output[dict[str, str]] = pulumi.Output.secret(rendered)
         adapter = template.network_interface_types[0] if template.network_interface_types else "vmxnet3"
         return vsphere.VirtualMachine(
             f"{name}-vm-{node.zone}-{node.ordinal}",

@@ -138,11 +138,11 @@ def plan(inputs: Inputs, obs: Observation, previous: State | None = None) -> Pla
     if previous is not None:
         old_targets = previous.desired()
         for key in sorted(prev_owned):
-            moref = previous.resolved.get(key)
-            if moref is None or (key in desired and previous.tag_id == inputs.tag_id):
+            old_moref = previous.resolved.get(key)
+            if old_moref is None or (key in desired and previous.tag_id == inputs.tag_id):
                 continue
-            kind = old_targets[key].type if key in old_targets else key.split(":", 1)[0]
-            action = Action("detach", previous.tag_id, key, moref, kind)
+            old_kind = old_targets[key].type if key in old_targets else key.split(":", 1)[0]
+            action = Action("detach", previous.tag_id, key, old_moref, old_kind)
             if action not in actions:  # a same-category old tag is already a conflict above
                 actions.append(action)
     return Plan(tuple(actions), tuple(sorted(owned)))

@@ -35,7 +35,7 @@ class _Node:
 def read_inventory(content: Any) -> dict[str, _Node]:
     """Every datacenter, folder, compute resource and host: name and parent, in one retrieval."""
     view = content.viewManager.CreateContainerView(content.rootFolder, list(_TYPES), True)
-    pc = vmodl.query.PropertyCollector
+    pc: Any = vmodl.query.PropertyCollector  # pyVmomi is untyped
     try:
         spec = pc.FilterSpec(
             objectSet=[

@@ -111,6 +111,11 @@ def zone_tags(tagging: Any) -> Iterator[dict[str, str]]:
             tagging.detach(tag, obj)
 
 
+def _outs(result: Any) -> dict[str, Any]:
+    assert result.outs is not None
+    return dict(result.outs)
+
+
 def _fresh(provider: TagAttachmentProvider) -> TagAttachmentProvider:
     """Round-trip through dill as Pulumi stores it: every call gets a provider with no state."""
     restored = dill.loads(base64.b64decode(serialize_provider(provider)))  # noqa: S301 - our own bytes
@@ -134,13 +139,13 @@ def _props(vcenter: VCenterTarget, ids: dict[str, str], targets: list[dict[str, 
 
 
 def _carried(tagging: Any, ids: dict[str, str], moref: str, kind: str) -> set[str]:
-    from providers.vcenter.tagging import ObjectRef
+    from providers.vcenter.tagging import ObjectRef  # type: ignore[import-not-found,unused-ignore]
 
     return set(tagging.attached_tags(ObjectRef(kind, moref))) & {ids["ours"], ids["other"]}
 
 
 def test_create_read_drift_repair_delete(vcenter: VCenterTarget, tagging: Any, zone_tags: dict[str, str]) -> None:
-    from providers.vcenter.tagging import ObjectRef
+    from providers.vcenter.tagging import ObjectRef  # type: ignore[import-not-found,unused-ignore]
 
     provider = TagAttachmentProvider()
     props = _props(vcenter, zone_tags, TARGETS)
@@ -151,11 +156,12 @@ def test_create_read_drift_repair_delete(vcenter: VCenterTarget, tagging: Any, z
     created = content_dc.create(
         _props(vcenter, zone_tags, TARGETS[:1])
     )  # first, a resource that tags only the datacenter
-    dc_moref = created.outs["resolved"][DC_KEY]
-    assert created.outs["owned"] == [DC_KEY]
+    created_outs = _outs(created)
+    dc_moref = created_outs["resolved"][DC_KEY]
+    assert created_outs["owned"] == [DC_KEY]
 
     result = _fresh(provider).create(props)
-    outs = result.outs
+    outs = _outs(result)
     assert outs["attached"] == sorted([DC_KEY, CLUSTER_KEY, HOST_KEY])
     assert outs["owned"] == sorted([CLUSTER_KEY, HOST_KEY])  # the datacenter was already tagged
     assert outs["conflicts"] == {}
@@ -163,34 +169,34 @@ def test_create_read_drift_repair_delete(vcenter: VCenterTarget, tagging: Any, z
     assert _carried(tagging, zone_tags, cluster, "ClusterComputeResource") == {zone_tags["ours"]}
 
     # Nothing changed: read shows no drift and diff wants nothing.
-    read = _fresh(provider).read(result.id, outs).outs
+    read = _outs(_fresh(provider).read(result.id, outs))
     assert _fresh(provider).diff(result.id, read, props).changes is False
 
     # Drift by hand: the tag removed from the cluster, the host's replaced by the other zone's.
     tagging.detach(zone_tags["ours"], ObjectRef("ClusterComputeResource", cluster))
     tagging.detach(zone_tags["ours"], ObjectRef("HostSystem", host))
     tagging.attach(zone_tags["other"], ObjectRef("HostSystem", host))
-    drifted = _fresh(provider).read(result.id, outs).outs
+    drifted = _outs(_fresh(provider).read(result.id, outs))
     assert drifted["attached"] == [DC_KEY]
     assert drifted["conflicts"] == {HOST_KEY: [zone_tags["other"]]}
     diff = _fresh(provider).diff(result.id, drifted, props)
     assert diff.changes is True
     assert diff.replaces == []
 
-    repaired = _fresh(provider).update(result.id, drifted, props).outs
+    repaired = _outs(_fresh(provider).update(result.id, drifted, props))
     assert repaired["attached"] == sorted([DC_KEY, CLUSTER_KEY, HOST_KEY])
     assert repaired["conflicts"] == {}
     assert _carried(tagging, zone_tags, host, "HostSystem") == {zone_tags["ours"]}
-    assert _fresh(provider).read(result.id, repaired).outs["conflicts"] == {}
+    assert _outs(_fresh(provider).read(result.id, repaired))["conflicts"] == {}
 
     # Dropping the host from the targets detaches it (owned); delete then detaches the cluster only.
     smaller = _props(vcenter, zone_tags, TARGETS[:2])
-    shrunk = _fresh(provider).update(result.id, repaired, smaller).outs
+    shrunk = _outs(_fresh(provider).update(result.id, repaired, smaller))
     assert _carried(tagging, zone_tags, host, "HostSystem") == set()
     assert shrunk["owned"] == [CLUSTER_KEY]
     _fresh(provider).delete(result.id, shrunk)
     assert _carried(tagging, zone_tags, cluster, "ClusterComputeResource") == set()
     assert _carried(tagging, zone_tags, dc_moref, "Datacenter") == {zone_tags["ours"]}  # not ours to remove
-    _fresh(provider).delete(created.id, created.outs)
+    _fresh(provider).delete(created.id, created_outs)
     assert _carried(tagging, zone_tags, dc_moref, "Datacenter") == set()
     assert "password" not in {k for k, v in shrunk.items() if k in ("resolved", "attached", "owned", "conflicts")}
