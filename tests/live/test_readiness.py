@@ -163,7 +163,7 @@ def test_provider_create_waits_and_records_the_outcome(
         created = ApiServerReadyProvider().create(
             {"server": server.url, "caCertPem": cluster_pki["ca"], "insecure": False, "timeoutSeconds": 20}
         )
-    assert created.id == server.url
+    assert created.id == server.url and created.outs is not None
     assert created.outs["status"] == "ok" and created.outs["attempts"] == 1
 
 
@@ -223,5 +223,6 @@ def test_admin_kubeconfig_authenticates_over_mutual_tls(
         api = client.VersionApi(client.ApiClient(configuration))
         assert api.get_code().git_version == "v1.31.4"
     # The server saw the admin certificate: the RBAC-bound admin group of kubeadm >= 1.29.
+    assert server.peer is not None
     subject = dict(attr for rdn in server.peer["subject"] for attr in rdn)
     assert subject == {"organizationName": "kubeadm:cluster-admins", "commonName": "sim-admin"}

@@ -41,9 +41,11 @@ TOKEN = "abcdef.0123456789abcdef"
 
 
 def _pem_key(key: Any) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-    ).decode()
+    return str(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        ).decode()
+    )
 
 
 def _ca(common_name: str) -> tuple[str, str]:
@@ -101,7 +103,7 @@ def files_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["path"]: f for f in doc["write_files"]}
 
 
-VARIANTS = {
+VARIANTS: dict[str, dict[str, Any]] = {
     "1.31-packages": {},
     "1.30-v1beta3": {"version": "1.30.8"},
     "1.29-v1beta3-super-admin": {"version": "1.29.12"},

@@ -43,11 +43,11 @@ def test_kubeconfig_loads_in_the_kubernetes_client_and_trusts_the_generated_ca(s
     configuration = load_client(kubeconfig)
     assert configuration.host == "https://10.10.0.10:6443"
     ca_pem = sim.recording.by_name("sim-bootstrap-pki-ca").outputs["certPem"]
-    assert Path(configuration.ssl_ca_cert).read_text() == ca_pem
+    assert Path(str(configuration.ssl_ca_cert)).read_text() == ca_pem
     ca = x509.load_pem_x509_certificate(ca_pem.encode())
-    cert = x509.load_pem_x509_certificate(Path(configuration.cert_file).read_bytes())
+    cert = x509.load_pem_x509_certificate(Path(str(configuration.cert_file)).read_bytes())
     cert.verify_directly_issued_by(ca)  # raises if the chain does not hold
-    key = serialization.load_pem_private_key(Path(configuration.key_file).read_bytes(), None)
+    key = serialization.load_pem_private_key(Path(str(configuration.key_file)).read_bytes(), None)
     assert key.public_key() == cert.public_key()
     assert configuration.verify_ssl is True
 

@@ -124,7 +124,7 @@ def test_one_token_and_the_real_ca_pin_for_all_nodes(sim: OfflineRun) -> None:
         + outputs(sim, "sim-bootstrap-pki-token-secret")["result"]
     )
     pin = ca_cert_hash(outputs(sim, "sim-bootstrap-pki-ca")["certPem"])
-    seen = Counter()
+    seen: Counter[str] = Counter()
     for doc in user_data(sim).values():
         first = kubeadm_docs(doc)[0]
         if first["kind"] == "InitConfiguration":
