@@ -15,6 +15,10 @@ from .config import StackConfig
 from .errors import ConfigError, ConfigIssue
 from .loader import SECRET_KEYS, TOP_LEVEL_KEYS, load
 
+# Keys inside an otherwise plain section that carry a credential; setting one with
+# `--secret --path` makes Pulumi treat the whole section as secret.
+NESTED_SECRETS = {"kubernetes": ("kubeconfig",)}
+
 
 def read_raw(config: pulumi.Config) -> tuple[dict[str, Any], list[ConfigIssue]]:
     raw: dict[str, Any] = {}
@@ -30,6 +34,15 @@ def read_raw(config: pulumi.Config) -> tuple[dict[str, Any], list[ConfigIssue]]:
         if key in SECRET_KEYS and not is_config_secret(config.full_key(key)):
             issues.append(
                 ConfigIssue(key, "holds credentials but is not a secret: set it with `pulumi config set --secret`")
+            )
+        nested = [leaf for leaf in NESTED_SECRETS.get(key, ()) if isinstance(value, dict) and leaf in value]
+        if nested and not is_config_secret(config.full_key(key)):
+            issues.append(
+                ConfigIssue(
+                    f"{key}.{nested[0]}",
+                    "holds a credential but is not a secret: set it with "
+                    f"`pulumi config set --secret --path '{key}.{nested[0]}'`",
+                )
             )
         raw[key] = value
     return raw, issues

@@ -123,3 +123,17 @@ def test_offline_cli_reports_config_errors(tmp_path: Path, capsys: pytest.Captur
 
     assert main(["--stack", "no-such-stack", "--out", str(tmp_path)]) == 2
     assert "no stack file" in capsys.readouterr().err
+
+
+def test_kubeconfig_must_be_a_secret() -> None:
+    raw = copy.deepcopy(offline_config("sim"))
+    raw["kubernetes"] = {**raw["kubernetes"], "mode": "existing", "kubeconfig": "apiVersion: v1\nkind: Config\n"}
+    mocks, monitor = configure(raw, project=PROJECT, stack="sim", secret_keys={"credentials"})
+    error: BaseException | None = None
+    try:
+        run(lambda: _run_path(ROOT / "__main__.py"), monitor, mocks)
+    except Exception as exc:
+        error = exc
+    assert error is not None
+    assert "kubernetes.kubeconfig: holds a credential but is not a secret" in str(error)
+    assert len(monitor.registrations) == 0
