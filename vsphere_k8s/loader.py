@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,22 @@ from .errors import ConfigError, ConfigIssue
 # The stack's top-level config keys (`<project>:<key>`), as the model names them.
 TOP_LEVEL_KEYS = tuple(field.alias or name for name, field in StackConfig.model_fields.items())
 SECRET_KEYS = ("credentials",)
+# Keys inside an otherwise plain section that carry a credential; setting one with
+# `--secret --path` makes Pulumi treat the whole section as secret.
+NESTED_SECRETS: dict[str, tuple[str, ...]] = {"kubernetes": ("kubeconfig",)}
+
+
+def secret_keys(raw: Mapping[str, Any]) -> set[str]:
+    """The top-level keys that must be (and, set as documented, are) secret in this configuration."""
+    keys = set(SECRET_KEYS) & set(raw)
+    for key, leaves in NESTED_SECRETS.items():
+        section = raw.get(key)
+        if isinstance(section, Mapping) and any(leaf in section for leaf in leaves):
+            keys.add(key)
+    return keys
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_.:/-]+$")
 
 
 def _segment(raw: Any, key: str | int) -> tuple[str, Any]:
@@ -23,9 +41,10 @@ def _segment(raw: Any, key: str | int) -> tuple[str, Any]:
     if isinstance(key, int):
         item = raw[key] if isinstance(raw, list) and key < len(raw) else None
         label = item.get("name") if isinstance(item, Mapping) else None
-        return (f"[{label}]" if isinstance(label, str) and label else f"[{key}]"), item
+        return (f"[{label}]" if isinstance(label, str) and _PLAIN.match(label) else f"[{key}]"), item
     child = raw.get(key) if isinstance(raw, Mapping) else None
-    return f".{key}", child
+    # A key a user could not have meant (spaces, newlines) is quoted so the path stays one line.
+    return (f".{key}" if _PLAIN.match(str(key)) else f"[{json.dumps(str(key))}]"), child
 
 
 def key_path(raw: Any, loc: tuple[str | int, ...]) -> str:

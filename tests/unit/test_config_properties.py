@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -67,7 +68,12 @@ def _apply(raw: dict[str, Any], op: str, path: Path_, value: Any) -> None:
         parent[f"{last}X"] = parent.pop(last)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "300")),
+    deadline=None,
+    derandomize=not os.environ.get("HYPOTHESIS_EXAMPLES"),
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.lists(mutation, min_size=1, max_size=3))
 def test_mutations_end_in_a_model_or_a_clear_error(mutations: list[tuple[str, Path_, Any]]) -> None:
     raw = copy.deepcopy(BASE)
