@@ -9,10 +9,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .config import StackConfig
-from .config_rules import check
+from .config_rules import check, check_partial
 from .errors import ConfigError, ConfigIssue
 
 # The stack's top-level config keys (`<project>:<key>`), as the model names them.
@@ -98,6 +98,21 @@ def _resolve_files(raw: dict[str, Any], read_file: Callable[[str], str], issues:
                 issues.append(ConfigIssue(f"vcenters[{name}].tls.caCertFile", f"cannot be read: {exc.strerror}"))
 
 
+def _partial_model(data: Mapping[str, Any]) -> StackConfig:
+    """A StackConfig of only the top-level sections that validate on their own."""
+    fields: dict[str, Any] = {}
+    for name, field in StackConfig.model_fields.items():
+        key = field.alias or name
+        if key in data and field.annotation is not None:
+            try:
+                fields[name] = TypeAdapter(field.annotation).validate_python(data[key])
+            except ValidationError:
+                continue
+        elif not field.is_required():
+            fields[name] = field.get_default(call_default_factory=True)
+    return StackConfig.model_construct(**fields)
+
+
 def load(
     raw: Mapping[str, Any],
     *,
@@ -118,7 +133,10 @@ def load(
     try:
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(issues + _issues_from(exc, data), stack) from None
+        structural = _issues_from(exc, data)
+        broken = {i.path.split(".")[0].split("[")[0] for i in structural}
+        partial = [i for i in check_partial(_partial_model(data)) if i.path.split(".")[0].split("[")[0] not in broken]
+        raise ConfigError(issues + structural + partial, stack) from None
     issues += check(cfg)
     if issues:
         raise ConfigError(issues, stack)

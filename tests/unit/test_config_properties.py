@@ -46,6 +46,10 @@ junk = st.one_of(
 mutation = st.tuples(st.sampled_from(["replace", "delete", "duplicate", "rename"]), st.sampled_from(PATHS), junk)
 
 
+def _container(value: dict[str, Any] | list[Any]) -> Any:
+    return value
+
+
 def _apply(raw: dict[str, Any], op: str, path: Path_, value: Any) -> None:
     parent: Any = raw
     for key in path[:-1]:
@@ -54,6 +58,9 @@ def _apply(raw: dict[str, Any], op: str, path: Path_, value: Any) -> None:
         except (KeyError, IndexError, TypeError):
             return  # an earlier mutation removed this branch
     last = path[-1]
+    if not isinstance(parent, (dict, list)):
+        return  # an earlier mutation replaced this branch with a scalar
+    parent = _container(parent)
     try:
         current = parent[last]
     except (KeyError, IndexError, TypeError):
