@@ -28,14 +28,15 @@ class GuardedEmulator(kmock.KubernetesEmulator):
     """The emulator plus guards that stand for API-server rules (each named in the error it returns)."""
 
     guards: dict[str, Guard]
-    writes: list[tuple[str, str, dict[str, Any]]]
+    writes: list[tuple[str, str, dict[str, Any]]]  # (verb, name, body) of every accepted write
+    refused: list[tuple[str, str, dict[str, Any]]]  # (rule, name, body) of every refused request
 
     async def _handle(self, request: Any) -> web.StreamResponse:
-        current = self._current(request)
         for name, guard in list(self.guards.items()):
-            refusal = guard(request, current)
+            refusal = guard(request, self._current(request))  # read again: an earlier guard may have raced
             if refusal is not None:
                 status, message = refusal
+                self.refused.append((name, str(request.name), dict(request.data or {})))
                 body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status}
                 body["message"] = f"{message} [rule: {name}]"
                 return web.json_response(body, status=status)
@@ -97,6 +98,7 @@ class KubeEmulator:
             emulator = GuardedEmulator()
             emulator.guards = {}
             emulator.writes = []
+            emulator.refused = []
             await emulator.__aenter__()
             server = kmock.Server(emulator)
             await server.__aenter__()

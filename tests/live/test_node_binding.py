@@ -1,0 +1,392 @@
+"""NodeBinding end to end: vcsim (or a real vCenter) for VMs and tags, kmock's emulator for the API server.
+
+Each test plays the kubelet (registers the node with its systemUUID) and, where
+it matters, the CPI or an administrator (edits the node). API-server rules the
+emulator does not know are added as named guards (tests/support/kube.py).
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import dill
+import pytest
+from pyVmomi import vim
+
+from providers.node_binding import kube as kube_adapter
+from providers.node_binding import vcenter as vc_adapter
+from providers.node_binding.plan import REGION_LABEL, ZONE_LABEL, BindingError, PendingError, diff
+from providers.node_binding.provider import NodeBindingProvider
+from providers.vcenter.connection import Endpoint, connection_for
+from providers.vcenter.inventory import read_inventory
+from providers.vcenter.tagging import ObjectRef, TaggingClient
+from tests.support.kube import KubeEmulator, provider_id_immutable, resource_version_precondition
+from tests.support.vcsim import VCenterTarget, Vcsim
+from vsphere_k8s.topology import swap_uuid_byte_order
+
+pytestmark = pytest.mark.live
+
+ASSOCIABLE = ["Datacenter", "ClusterComputeResource", "HostSystem"]
+
+
+@dataclass
+class World:
+    """Tags on the simulator's inventory: region on DC0, zone-a on DC0_C0, zone-b on DC0_C1."""
+
+    endpoint: Endpoint
+    zone_category: str
+    region_category: str
+    tags: dict[str, str]  # tag name -> id
+    vms: dict[str, tuple[str, str]]  # VM name -> (moid, BIOS UUID)
+    hosts: dict[str, str]  # host name -> moid
+    clusters: dict[str, str]  # cluster name -> moid
+
+
+def _endpoint(target: VCenterTarget) -> Endpoint:
+    return Endpoint(target.host, target.port, target.username, target.password, insecure=target.insecure)
+
+
+def build_world(target: VCenterTarget) -> World:
+    endpoint = _endpoint(target)
+    conn = connection_for(endpoint)
+    tagging = TaggingClient(conn)
+    suffix = uuid.uuid4().hex[:6]
+    zone_cat = tagging.create_category(f"k8s-zone-{suffix}", "SINGLE", ASSOCIABLE)
+    region_cat = tagging.create_category(f"k8s-region-{suffix}", "SINGLE", ASSOCIABLE)
+    tags = {
+        "zone-a": tagging.create_tag("zone-a", zone_cat),
+        "zone-b": tagging.create_tag("zone-b", zone_cat),
+        "region-1": tagging.create_tag("region-1", region_cat),
+    }
+    inv = read_inventory(conn)
+    by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
+    tagging.attach(tags["region-1"], by_name[("Datacenter", "DC0")])
+    tagging.attach(tags["zone-a"], by_name[("ClusterComputeResource", "DC0_C0")])
+    tagging.attach(tags["zone-b"], by_name[("ClusterComputeResource", "DC0_C1")])
+    return World(
+        endpoint,
+        f"k8s-zone-{suffix}",
+        f"k8s-region-{suffix}",
+        tags,
+        {vm.name: (vm.ref.id, vm.bios_uuid) for vm in inv.vms.values()},
+        {o.name: o.ref.id for o in inv.objects.values() if o.ref.type == "HostSystem"},
+        {o.name: o.ref.id for o in inv.objects.values() if o.ref.type == "ClusterComputeResource"},
+    )
+
+
+@pytest.fixture(scope="module")
+def world(vcenter: VCenterTarget) -> World:
+    if not vcenter.simulated:
+        pytest.skip("builds its own tags on the simulator's DC0_C0/DC0_C1 inventory")
+    return build_world(vcenter)
+
+
+@pytest.fixture
+def k8s() -> Iterator[KubeEmulator]:
+    emulator = KubeEmulator().start()
+    vc_adapter.forget_snapshots()  # each test is a new `pulumi up`: a new provider process
+    kube_adapter.forget_clients()
+    yield emulator
+    emulator.stop()
+
+
+def props(world: World, k8s: KubeEmulator, node: str, **extra: Any) -> dict[str, Any]:
+    ep = world.endpoint
+    base: dict[str, Any] = {
+        "node_name": node,
+        "server": ep.host,
+        "port": ep.port,
+        "username": ep.username,
+        "password": ep.password,
+        "insecure": ep.insecure,
+        "kubeconfig": k8s.kubeconfig(),
+        "zone_category": world.zone_category,
+        "region_category": world.region_category,
+        "mode": "enforce",
+        "timeout_seconds": 5,
+    }
+    return {**base, **extra}
+
+
+@dataclass
+class Result:
+    id: str
+    outs: dict[str, Any]
+
+
+class Binding:
+    """The provider as the engine drives it, with the results' outs typed as present."""
+
+    def __init__(self) -> None:
+        self.provider = Binding()
+
+    def create(self, news: dict[str, Any]) -> Result:
+        done = self.provider.create(news)
+        assert done.outs is not None
+        return Result(str(done.id), done.outs)
+
+    def read(self, id_: str, olds: dict[str, Any]) -> Result:
+        done = self.provider.read(id_, olds)
+        assert done.outs is not None
+        return Result(id_, done.outs)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> Result:
+        done = self.provider.update(id_, olds, news)
+        assert done.outs is not None
+        return Result(id_, done.outs)
+
+    def delete(self, id_: str, olds: dict[str, Any]) -> None:
+        self.provider.delete(id_, olds)
+
+
+def system_uuid_of(world: World, vm: str) -> str:
+    """What a Linux guest on old SMBIOS reports: the BIOS UUID with its first three groups byte-swapped."""
+    return swap_uuid_byte_order(world.vms[vm][1])
+
+
+def our_writes(k8s: KubeEmulator) -> int:
+    return int(kube_adapter.nodes_for(k8s.kubeconfig()).writes)
+
+
+def test_enforce_binds_by_system_uuid_then_rerun_writes_nothing(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    moid, bios = world.vms["DC0_C0_RP0_VM0"]
+    outs = created.outs
+    assert (outs["bound_vm"], outs["provider_id"], outs["zone"], outs["region"]) == (
+        moid,
+        f"vsphere://{bios}",
+        "zone-a",
+        "region-1",
+    )
+    node = k8s.node("n0")
+    assert node["spec"]["providerID"] == f"vsphere://{bios}"
+    assert {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}.items() <= node["metadata"]["labels"].items()
+    assert outs["owned_labels"] == {REGION_LABEL: "region-1", ZONE_LABEL: "zone-a"}
+    assert "password" not in str({k: v for k, v in outs.items() if k not in ("password", "username", "kubeconfig")})
+    writes = our_writes(k8s)
+    assert writes == 1  # providerID and both labels in one patch
+    # Nothing changed: read, diff and update write nothing.
+    read = provider.read(created.id, outs)
+    assert read.outs["drift"] == []
+    assert diff(read.outs, props(world, k8s, "n0")).changes == ()
+    provider.update(created.id, read.outs, props(world, k8s, "n0"))
+    assert our_writes(k8s) == writes
+
+
+def test_one_inventory_read_serves_every_node(world: World, k8s: KubeEmulator) -> None:
+    names = ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_C1_RP0_VM0", "DC0_C1_RP0_VM1"]
+    for i, vm in enumerate(names):
+        k8s.register_node(f"n{i}", system_uuid_of(world, vm))
+    conn = connection_for(world.endpoint)
+    before = (conn.stats.soap_calls, conn.stats.rest_calls)
+    provider = Binding()
+    threads = [threading.Thread(target=provider.create, args=(props(world, k8s, f"n{i}"),)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    zones = [k8s.node(f"n{i}")["metadata"]["labels"][ZONE_LABEL] for i in range(4)]
+    assert zones == ["zone-a", "zone-a", "zone-b", "zone-b"]
+    soap, rest = conn.stats.soap_calls - before[0], conn.stats.rest_calls - before[1]
+    # One snapshot: view + retrieve + destroy; per category: list, get each, tags, get each tag, attached-on-tags.
+    assert soap == 3
+    assert rest <= 2 * (1 + 1 + 1 + 3 + 1) + len(TaggingClient(conn).categories())
+
+
+def test_verify_waits_for_the_cpi_and_writes_nothing(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C1_RP0_VM0"))
+    _, bios = world.vms["DC0_C1_RP0_VM0"]
+
+    def cpi() -> None:
+        time.sleep(1.5)
+        k8s.edit_node(
+            "n0",
+            {
+                "spec": {"providerID": f"vsphere://{bios}"},
+                "metadata": {"labels": {ZONE_LABEL: "zone-b", REGION_LABEL: "region-1"}},
+            },
+        )
+
+    threading.Thread(target=cpi).start()
+    started = time.monotonic()
+    outs = Binding().create(props(world, k8s, "n0", mode="verify")).outs
+    assert time.monotonic() - started >= 1.0
+    assert outs["zone"] == "zone-b" and outs["owned_labels"] == {}
+    assert our_writes(k8s) == 0
+
+
+def test_verify_reports_a_cpi_mismatch(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C1_RP0_VM0"))
+    k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: "zone-a"}}})
+    with pytest.raises(
+        BindingError, match=r"node n0: label topology.kubernetes.io/zone is 'zone-a', its VM is in 'zone-b'"
+    ):
+        Binding().create(props(world, k8s, "n0", mode="verify"))
+
+
+def test_a_node_that_never_registers_times_out_naming_it(world: World, k8s: KubeEmulator) -> None:
+    started = time.monotonic()
+    with pytest.raises(PendingError, match=r"timed out after 1s: node ghost-1 has not registered"):
+        Binding().create(props(world, k8s, "ghost-1", timeout_seconds=1))
+    assert time.monotonic() - started < 5
+
+
+def test_provider_id_of_another_vm_fails_and_leaves_other_nodes_alone(world: World, k8s: KubeEmulator) -> None:
+    _, other = world.vms["DC0_C1_RP0_VM1"]
+    stack_moid, stack_uuid = world.vms["DC0_C0_RP0_VM0"]
+    k8s.register_node("bad", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    k8s.edit_node("bad", {"spec": {"providerID": f"vsphere://{other}"}})
+    k8s.register_node("good", system_uuid_of(world, "DC0_C0_RP0_VM1"))
+    provider = Binding()
+    with pytest.raises(BindingError, match=r"node bad: its providerID vsphere://\S+ names VM DC0_C1_RP0_VM1"):
+        provider.create(props(world, k8s, "bad", vm_uuid=stack_uuid, vm_moid=stack_moid))
+    assert k8s.node("bad")["spec"]["providerID"] == f"vsphere://{other}"
+    assert ZONE_LABEL not in k8s.node("bad")["metadata"]["labels"]
+    assert provider.create(props(world, k8s, "good")).outs["zone"] == "zone-a"
+
+
+def test_binds_by_the_stacks_vm_when_the_guest_reports_vmware_order(world: World, k8s: KubeEmulator) -> None:
+    moid, bios = world.vms["DC0_C1_RP0_VM1"]
+    k8s.register_node("n0", bios)  # SMBIOS 2.6+ guests report the BIOS UUID unswapped
+    outs = Binding().create(props(world, k8s, "n0", vm_uuid=bios.upper(), vm_moid=moid)).outs
+    assert outs["bound_vm"] == moid and outs["provider_id"] == f"vsphere://{bios}"
+
+
+def test_conflict_on_a_stale_version_rereads_and_keeps_the_cpis_value(world: World, k8s: KubeEmulator) -> None:
+    _, bios = world.vms["DC0_C0_RP0_VM0"]
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    em = k8s.em
+    em.guards["resourceVersion precondition"] = resource_version_precondition
+    em.guards["providerID immutable"] = provider_id_immutable
+    raced: list[int] = []
+
+    def cpi_races(request: Any, current: dict[str, Any] | None) -> tuple[int, str] | None:
+        # The CPI initializes the node just after our read: the stored version moves on.
+        if not raced and ((request.data or {}).get("spec") or {}).get("providerID"):
+            raced.append(1)
+            key = next(k for k in em.objects if k[2] == "n0")
+            em.objects[key].patch({"spec": {"providerID": f"vsphere://{bios}"}, "metadata": {"resourceVersion": "99"}})
+        return None
+
+    em.guards = {"cpi": cpi_races, **em.guards}
+    outs = Binding().create(props(world, k8s, "n0")).outs
+    assert raced == [1]
+    assert outs["provider_id"] == f"vsphere://{bios}"
+    [(rule, _, refused)] = em.refused
+    assert rule == "resourceVersion precondition" and refused["spec"]["providerID"] == f"vsphere://{bios}"
+    # Read again, re-planned: the CPI's providerID stays, only the labels are written.
+    assert k8s.writes_to("n0") == [{"metadata": {"labels": {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}}}]
+
+
+def test_refresh_shows_a_removed_label_and_update_repairs_it(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: None, REGION_LABEL: "elsewhere"}}})
+    read = provider.read(created.id, created.outs)
+    assert read.outs["drift"] == [
+        "node n0: label topology.kubernetes.io/zone removed (want 'zone-a')",
+        "node n0: label topology.kubernetes.io/region is 'elsewhere', want 'region-1'",
+    ]
+    assert read.outs["owned_labels"] == {}  # an edited label is no longer ours to delete
+    changed = diff(read.outs, props(world, k8s, "n0"))
+    assert changed.changes == ("drift", "labels") and changed.replaces == ()
+    repaired = provider.update(created.id, read.outs, props(world, k8s, "n0")).outs
+    labels = k8s.node("n0")["metadata"]["labels"]
+    assert (labels[ZONE_LABEL], labels[REGION_LABEL]) == ("zone-a", "region-1")
+    assert repaired["drift"] == []
+
+
+def relocate(target: VCenterTarget, vm_moid: str, host_moid: str, cluster_moid: str) -> None:
+    """A vMotion: move the VM to a host (and the resource pool) of another cluster."""
+    conn = connection_for(_endpoint(target))
+    content = conn.service_content()
+    stub = content.rootFolder._stub
+    vm = vim.VirtualMachine(vm_moid, stub)
+    cluster = vim.ClusterComputeResource(cluster_moid, stub)
+    spec = vim.vm.RelocateSpec(host=vim.HostSystem(host_moid, stub), pool=cluster.resourcePool)
+    task = vm.RelocateVM_Task(spec)
+    deadline = time.monotonic() + 30
+    while task.info.state not in ("success", "error") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert task.info.state == "success", task.info.error
+
+
+def test_vmotion_to_another_zone_shows_drift_and_enforce_relabels(
+    world: World, k8s: KubeEmulator, vcenter: VCenterTarget
+) -> None:
+    moid, _ = world.vms["DC0_C0_RP0_VM1"]
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM1"))
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    assert created.outs["zone"] == "zone-a"
+    relocate(vcenter, moid, world.hosts["DC0_C1_H0"], world.clusters["DC0_C1"])
+    try:
+        vc_adapter.forget_snapshots()  # the next refresh runs in a new provider process
+        read = provider.read(created.id, created.outs)
+        assert "node n0: VM moved from zone 'zone-a' to 'zone-b' (ClusterComputeResource DC0_C1)" in read.outs["drift"]
+        assert "node n0: label topology.kubernetes.io/zone is 'zone-a', want 'zone-b'" in read.outs["drift"]
+        with pytest.raises(
+            BindingError, match=r"node n0: label topology\.kubernetes\.io/zone is 'zone-a', its VM is in 'zone-b'"
+        ):
+            provider.update(created.id, read.outs, props(world, k8s, "n0", mode="verify"))
+        outs = provider.update(created.id, read.outs, props(world, k8s, "n0")).outs
+        assert outs["zone"] == "zone-b" and k8s.node("n0")["metadata"]["labels"][ZONE_LABEL] == "zone-b"
+    finally:
+        relocate(vcenter, moid, world.hosts["DC0_C0_H0"], world.clusters["DC0_C0"])
+
+
+def test_delete_removes_only_the_labels_it_set(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"), labels={REGION_LABEL: "region-1", "team": "a"})
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    assert created.outs["owned_labels"] == {ZONE_LABEL: "zone-a"}
+    provider.delete(created.id, created.outs)
+    labels = k8s.node("n0")["metadata"]["labels"]
+    assert labels == {REGION_LABEL: "region-1", "team": "a"}
+    assert k8s.node("n0")["spec"]["providerID"]  # immutable once set: stays
+
+
+def test_provider_pickles_without_clients_or_credentials(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    provider = NodeBindingProvider()
+    provider.create(props(world, k8s, "n0"))  # caches are warm: they must not travel with the provider
+    blob = dill.dumps(provider, recurse=True)
+    assert world.endpoint.password.encode() not in blob
+    assert b"vcsim" not in blob and k8s.url.encode() not in blob
+    assert type(pickle.loads(blob)) is NodeBindingProvider  # noqa: S301 - our own bytes
+
+
+def test_vcenter_restart_mid_run_logs_in_again(k8s: KubeEmulator) -> None:
+    sim = Vcsim()
+    target = sim.start()
+    try:
+        world = build_world(target)
+        k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+        provider = Binding()
+        created = provider.create(props(world, k8s, "n0"))
+        conn = connection_for(world.endpoint)
+        logins = conn.stats.logins
+        sim.restart()  # sessions and tags are gone; the inventory comes back the same
+        tagging = TaggingClient(conn)  # through the cached connection: must log in again by itself
+        zone = tagging.create_category(world.zone_category, "SINGLE", ASSOCIABLE)
+        region = tagging.create_category(world.region_category, "SINGLE", ASSOCIABLE)
+        inv = read_inventory(conn)
+        by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
+        tagging.attach(tagging.create_tag("region-1", region), by_name[("Datacenter", "DC0")])
+        tagging.attach(tagging.create_tag("zone-a", zone), by_name[("ClusterComputeResource", "DC0_C0")])
+        vc_adapter.forget_snapshots()
+        read = provider.read(created.id, created.outs)
+        assert read.outs["drift"] == [] and read.outs["zone"] == "zone-a"
+        assert conn.stats.logins >= logins + 2  # SOAP and REST both re-logged in
+        assert isinstance(ObjectRef("VirtualMachine", read.outs["bound_vm"]), ObjectRef)
+    finally:
+        sim.stop()
