@@ -124,7 +124,7 @@ class Binding:
     """The provider as the engine drives it, with the results' outs typed as present."""
 
     def __init__(self) -> None:
-        self.provider = Binding()
+        self.provider = NodeBindingProvider()
 
     def create(self, news: dict[str, Any]) -> Result:
         done = self.provider.create(news)
