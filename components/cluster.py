@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from providers.node_binding.resource import NodeBinding, NodeBindingArgs
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.plan.nodes import plan_nodes
 
@@ -103,6 +104,43 @@ class Cluster(pulumi.ComponentResource):
             )
             self._outputs["cloudProvider"] = self.cloud_provider.outputs
         # [node-bindings] NodeBinding per node (providers/node_binding)
+        self.bindings: dict[str, NodeBinding] = {}
+        if cfg.node_binding.mode != "off":
+            after: list[pulumi.Resource] = [kube.ready] if kube is not None else []
+            after += list(self.topology.attachments.values())  # zones tagged before they are read
+            if getattr(self, "cloud_provider", None) is not None:
+                after.append(self.cloud_provider)  # verify waits for the CPI, so deploy it first
+            for n in self.nodes:
+                vc = cfg.vcenter(n.vcenter)
+                account = cfg.credentials[vc.name].program
+                self.bindings[n.key] = NodeBinding(
+                    f"{name}-bind-{n.key}",
+                    NodeBindingArgs(
+                        node_name=n.name,
+                        server=vc.server,
+                        port=vc.port,
+                        username=account.username,
+                        password=account.password.get_secret_value(),
+                        kubeconfig=self.kube.kubeconfig,
+                        zone_category=cfg.topology.zone_category,
+                        region_category=cfg.topology.region_category,
+                        insecure=vc.tls.insecure,
+                        thumbprint=vc.tls.thumbprint,
+                        ca_cert=vc.tls.ca_cert,
+                        vm_uuid=self.vms[n.key].uuid,
+                        vm_moid=self.vms[n.key].moid,
+                        expected_zone=n.zone,
+                        expected_region=n.region,
+                        mode=cfg.node_binding.mode,
+                        timeout_seconds=cfg.node_binding.timeout_seconds,
+                    ),
+                    pulumi.ResourceOptions(parent=self, depends_on=after),
+                )
+            self._outputs["nodeBindings"] = {
+                n.name: {"vm": b.bound_vm, "providerId": b.provider_id, "zone": b.zone, "region": b.region}
+                for n in self.nodes
+                for b in [self.bindings[n.key]]
+            }
         self.register_outputs(self._outputs)
 
     def exports(self) -> dict[str, Any]:

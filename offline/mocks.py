@@ -221,6 +221,8 @@ def _install_defaults(m: VSphereMocks) -> None:
     m.resources[f"{inv}virtualMachine:VirtualMachine"] = vm
     # TagAttachment (providers/tag_attachment): as after a clean create, every target attached and owned.
     m.resources["pulumi-python:dynamic/vsphere:TagAttachment"] = _tag_attachment
+    # NodeBinding (providers/node_binding): as after a clean bind to the VM the stack created.
+    m.resources["pulumi-python:dynamic/vsphere:NodeBinding"] = _node_binding
     m.resources[f"{inv}tagCategory:TagCategory"] = lambda a: {
         "__id": f"urn:vmomi:InventoryServiceCategory:{stable_uuid('cat', a.name)}:GLOBAL"
     }
@@ -232,6 +234,25 @@ def _install_defaults(m: VSphereMocks) -> None:
     m.resources[f"{inv}role:Role"] = lambda a: {
         "__id": str(1000 + int(stable_id("role", a.name), 16) % 100000),
         "label": str(a.inputs.get("name", a.name)),
+    }
+
+
+def _node_binding(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    def arg(key: str) -> Any:
+        return _unwrap(args.inputs.get(key))[0]
+
+    zone, region, mode = arg("expected_zone"), arg("expected_region"), arg("mode")
+    labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": region}
+    return {
+        "__id": f"{arg('server')}/{arg('node_name')}",
+        "bound_vm": arg("vm_moid"),
+        "bound_vm_name": arg("node_name"),
+        "provider_id": f"vsphere://{str(arg('vm_uuid')).lower()}",
+        "zone": zone,
+        "region": region,
+        "labels": labels,
+        "owned_labels": labels if mode == "enforce" else {},
+        "drift": [],
     }
 
 

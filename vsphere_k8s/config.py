@@ -472,6 +472,17 @@ class VSphereRoles(Model):
     csi_role_name: NonEmpty = "k8s-csi"
 
 
+class NodeBinding(Model):
+    """Binding each node to its VM (providers/node_binding): providerID and topology labels.
+
+    verify: wait for the CPI and fail on a mismatch; enforce: write them (before or
+    without the CPI); off: no NodeBinding resources.
+    """
+
+    mode: Literal["verify", "enforce", "off"] = "verify"
+    timeout_seconds: int = Field(default=900, ge=10, le=7200)
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -486,6 +497,7 @@ class StackConfig(Model):
     csi: Csi = Field(default_factory=Csi)
     storage_classes: list[StorageClass] = Field(default_factory=list)
     vsphere_roles: VSphereRoles = Field(default_factory=VSphereRoles)
+    node_binding: NodeBinding = Field(default_factory=NodeBinding)
 
     # Look-ups used everywhere; cheap enough to derive on demand.
     def vcenter(self, name: str) -> VCenter:

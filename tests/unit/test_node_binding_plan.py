@@ -164,3 +164,25 @@ def test_provider_pickles_with_dill_and_holds_no_credential() -> None:
     blob = dill.dumps(provider, protocol=dill.HIGHEST_PROTOCOL, recurse=True)
     assert PASSWORD.encode() not in blob and b"tok-never-printed" not in blob
     assert isinstance(dill.loads(blob), NodeBindingProvider)  # noqa: S301 - our own bytes
+
+
+def test_the_program_binds_every_planned_node_to_its_vm_with_secret_credentials() -> None:
+    from offline.program import offline_config, run_program
+    from vsphere_k8s.config import StackConfig
+    from vsphere_k8s.plan.nodes import plan_nodes
+
+    raw = offline_config("sim")
+    cfg = StackConfig.model_validate(raw)
+    run = run_program(raw, stack="sim")
+    recording = getattr(run, "recording", run)
+    bindings = {r.inputs["node_name"]: r for r in recording.of_type("pulumi-python:dynamic/vsphere:NodeBinding")}
+    nodes = plan_nodes(cfg)
+    assert sorted(bindings) == sorted(n.name for n in nodes)
+    vms = {r.inputs["name"]: r for r in recording.of_type("vsphere:index/virtualMachine:VirtualMachine")}
+    for n in nodes:
+        binding = bindings[n.name]
+        assert binding.inputs["vm_uuid"] == vms[n.name].outputs["uuid"]
+        assert (binding.inputs["expected_zone"], binding.inputs["expected_region"]) == (n.zone, n.region)
+        assert binding.inputs["mode"] == cfg.node_binding.mode
+        assert {"username", "password", "kubeconfig"} <= set(binding.secret_inputs)
+        assert {"username", "password", "kubeconfig"} <= set(binding.additional_secret_outputs)
