@@ -174,7 +174,7 @@ def test_the_program_binds_every_planned_node_to_its_vm_with_secret_credentials(
     raw = offline_config("sim")
     cfg = StackConfig.model_validate(raw)
     run = run_program(raw, stack="sim")
-    recording = getattr(run, "recording", run)
+    recording = run.recording
     bindings = {r.inputs["node_name"]: r for r in recording.of_type("pulumi-python:dynamic/vsphere:NodeBinding")}
     nodes = plan_nodes(cfg)
     assert sorted(bindings) == sorted(n.name for n in nodes)
