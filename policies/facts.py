@@ -21,6 +21,7 @@ VM = "vsphere:index/virtualMachine:VirtualMachine"
 TAG = "vsphere:index/tag:Tag"
 TAG_CATEGORY = "vsphere:index/tagCategory:TagCategory"
 ANTI_AFFINITY = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffinityRule"
+TAG_ATTACHMENT = "pulumi-python:dynamic/vsphere:TagAttachment"
 VSPHERE_PROVIDER = "pulumi:providers:vsphere"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token
@@ -326,6 +327,27 @@ def vm_placements(resources: Sequence[ResourceView], categories: Categories) -> 
             )
         )
     return placements
+
+
+def zone_compute_clusters(resources: Sequence[ResourceView], categories: Categories) -> dict[str, str]:
+    """Zone name -> ``<datacenter>/<compute cluster>`` it lies in, from where its TagAttachment puts the zone tag.
+
+    A zone is a compute cluster or some hosts of one, so VMs of two zones can still share a
+    cluster. Zones whose tag this stack does not attach are absent.
+    """
+    zone_tags = [t.resource for t in tags(resources) if t.category == categories.zone]
+    found: dict[str, str] = {}
+    for attachment in of_type(resources, TAG_ATTACHMENT):
+        for tag in referenced(attachment, "tag_id", zone_tags):
+            targets = attachment.props.get("targets")
+            for target in targets if isinstance(targets, list | tuple) else []:
+                if not isinstance(target, Mapping):
+                    continue
+                kind, datacenter = target.get("type"), target.get("datacenter")
+                cluster = target.get("name") if kind == "ClusterComputeResource" else target.get("cluster")
+                if kind in ("ClusterComputeResource", "HostSystem") and isinstance(cluster, str):
+                    found[str(tag.prop("name"))] = f"{datacenter}/{cluster}"
+    return found
 
 
 def containers(workload: ResourceView) -> list[Mapping[str, Any]]:

@@ -362,7 +362,8 @@ def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mappi
         largest = max(used.values(), default=0)
         if len(used) > 1 and largest > count // 2:
             out.append(Violation(f"one zone holds {largest} of {count} control-plane nodes: losing it loses quorum"))
-    # VMs that share a zone share hosts: a mandatory anti-affinity rule must keep them apart.
+    # VMs that share a compute cluster (a zone, or zones made of hosts of one cluster) may share a host:
+    # a mandatory anti-affinity rule must keep them apart.
     vms = [p.vm for p in placements]
     together: dict[str, set[str]] = defaultdict(set)
     for rule in of_type(resources, ANTI_AFFINITY):
@@ -371,16 +372,18 @@ def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mappi
         members = {vm.urn for vm in referenced(rule, "virtualMachineIds", vms)}
         for urn in members:
             together[urn] |= members
-    by_zone: dict[str, list[ResourceView]] = defaultdict(list)
+    clusters = facts.zone_compute_clusters(resources, cats)
+    by_place: dict[str, list[ResourceView]] = defaultdict(list)
     for p in placements:
-        by_zone[p.zones[0] if len(p.zones) == 1 else "(no zone)"].append(p.vm)
-    for zone, zone_vms in sorted(by_zone.items()):
-        for i, a in enumerate(zone_vms):
-            for b in zone_vms[i + 1 :]:
+        zone = p.zones[0] if len(p.zones) == 1 else "(no zone)"
+        by_place[f"compute cluster {clusters[zone]}" if zone in clusters else f"zone {zone}"].append(p.vm)
+    for place, place_vms in sorted(by_place.items()):
+        for i, a in enumerate(place_vms):
+            for b in place_vms[i + 1 :]:
                 if b.urn not in together[a.urn]:
                     out.append(
                         Violation(
-                            f"control-plane VMs {a.name} and {b.name} share zone {zone} but no mandatory "
+                            f"control-plane VMs {a.name} and {b.name} share {place} but no mandatory "
                             "VM anti-affinity rule keeps them on different hosts",
                             a.urn,
                         )

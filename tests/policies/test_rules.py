@@ -313,6 +313,34 @@ def test_control_plane_in_one_zone_violates_spread_and_needs_anti_affinity() -> 
     assert "no mandatory" not in messages(rules.control_plane_quorum_spread(hard, CFG))
 
 
+def zone_attachment(topo: Topology, zone: str, targets: list[dict[str, str]]) -> ResourceView:
+    tag_id = topo.zones[zone].id
+    return view(facts.TAG_ATTACHMENT, f"attach-{zone}", props={"tag_id": tag_id, "targets": targets})
+
+
+def test_control_plane_vms_of_two_zones_in_one_compute_cluster_need_anti_affinity() -> None:
+    # east-a and east-b are host groups of one compute cluster; east-c is a cluster of its own.
+    topo = Topology()
+    attachments = [
+        zone_attachment(topo, "east-a", [{"type": "HostSystem", "datacenter": "dc", "name": "h1", "cluster": "cl-1"}]),
+        zone_attachment(topo, "east-b", [{"type": "HostSystem", "datacenter": "dc", "name": "h2", "cluster": "cl-1"}]),
+        zone_attachment(topo, "east-c", [{"type": "ClusterComputeResource", "datacenter": "dc", "name": "cl-2"}]),
+    ]
+    cps = three_control_planes(topo, ("east-a", "east-b", "east-c"))
+    assert facts.zone_compute_clusters(
+        [*topo.resources(), *attachments], facts.Categories("k8s-region", "k8s-zone")
+    ) == {
+        "east-a": "dc/cl-1",
+        "east-b": "dc/cl-1",
+        "east-c": "dc/cl-2",
+    }
+    found = messages(rules.control_plane_quorum_spread([*topo.resources(), *attachments, *cps], CFG))
+    assert "cp-0 and cp-1 share compute cluster dc/cl-1 but no mandatory" in found
+    assert "cp-2" not in found
+    guarded = [*topo.resources(), *attachments, *cps, anti_affinity("aa", cps[:2])]
+    assert rules.control_plane_quorum_spread(guarded, CFG) == []
+
+
 def test_workers_are_not_the_control_plane() -> None:
     topo = Topology()
     workers = [vm(f"w-{i}", topo.placed("east-a"), user_data=kubeadm_user_data("JoinConfiguration")) for i in range(4)]
