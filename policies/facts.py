@@ -77,6 +77,11 @@ def _yaml_documents(text: str) -> list[Any]:
         return []
 
 
+def yaml_documents(text: str) -> list[Any]:
+    """Every YAML document of a text; none when it does not parse."""
+    return _yaml_documents(text)
+
+
 def written_files(cloud_config: str) -> list[tuple[str, str]]:
     """(path, content) of each cloud-config ``write_files`` entry, decoded."""
     docs = _yaml_documents(cloud_config)

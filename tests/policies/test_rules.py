@@ -191,6 +191,42 @@ def test_in_tree_cloud_provider_violations(resource: ResourceView, expected: str
     assert problems and expected in " ".join(problems)
 
 
+KUBEADM_CONFIG = """apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.4
+controllerManager:
+  extraArgs:
+  - name: cloud-provider
+    value: {value}
+"""
+
+
+def kubeadm_config_map(value: str) -> ResourceView:
+    data = {"ClusterConfiguration": KUBEADM_CONFIG.format(value=value)}
+    return view(facts.CONFIG_MAP, "kubeadm-config", props={"metadata": {"name": "kubeadm-config"}, "data": data})
+
+
+def test_in_tree_cloud_provider_in_a_config_map_violates() -> None:
+    (problem,) = rules.no_in_tree_cloud_provider(kubeadm_config_map("vsphere"), {})
+    assert "'ClusterConfiguration'" in problem and "controllerManager sets cloud-provider=vsphere" in problem
+    flags = view(
+        facts.CONFIG_MAP, "kubelet-flags", props={"data": {"kubeadm-flags.env": "ARGS=--cloud-provider=vsphere"}}
+    )
+    assert "passes --cloud-provider=vsphere" in rules.no_in_tree_cloud_provider(flags, {})[0]
+
+
+def test_external_cloud_provider_and_cpi_config_in_config_maps_pass() -> None:
+    assert rules.no_in_tree_cloud_provider(kubeadm_config_map("external"), {}) == []
+    assert rules.no_in_tree_cloud_provider(cpi_configmap(), {}) == []
+    # A kubeadm document in a ConfigMap without kubelet args says nothing about the kubelet: not a finding.
+    init = view(
+        facts.CONFIG_MAP,
+        "init",
+        props={"data": {"init.yaml": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n"}},
+    )
+    assert rules.no_in_tree_cloud_provider(init, {}) == []
+
+
 def test_gzip_user_data_is_read() -> None:
     import gzip
 
