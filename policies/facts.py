@@ -195,7 +195,7 @@ class CpiConfig:
         return labels if isinstance(labels, Mapping) else {}
 
     def insecure_entries(self) -> list[str]:
-        """Where ``insecureFlag`` is on: "global" and/or "vcenter <label>"."""
+        """Where ``insecureFlag`` is on: "global", "vcenter <label>" and/or "nsxt <host>"."""
         found = []
         glob = self.parsed.get("global")
         if isinstance(glob, Mapping) and _truthy(glob.get("insecureFlag")):
@@ -203,6 +203,9 @@ class CpiConfig:
         for label, vc in (self.parsed.get("vcenter") or {}).items():
             if isinstance(vc, Mapping) and _truthy(vc.get("insecureFlag")):
                 found.append(f"vcenter {label}")
+        nsxt = self.parsed.get("nsxt")  # the CPI's NSX-T manager (cpi.nsxt.tls.insecure)
+        if isinstance(nsxt, Mapping) and _truthy(nsxt.get("insecureFlag")):
+            found.append(f"nsxt {nsxt.get('host')}")
         return found
 
 

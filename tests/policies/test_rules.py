@@ -87,6 +87,20 @@ def test_tls_rule_reads_cpi_csi_configs_and_dynamic_resources() -> None:
     assert "TLS verification off" in rules.tls_verified(dynamic, cfg)[0]
 
 
+def test_tls_rule_reads_the_nsxt_section_of_vsphere_conf() -> None:
+    def with_nsxt(insecure: bool) -> ResourceView:
+        text = (
+            cpi_configmap().props["data"]["vsphere.conf"]
+            + f"nsxt:\n  host: nsx.example\n  insecureFlag: {str(insecure).lower()}\n"
+        )
+        return view(facts.CONFIG_MAP, "cpi-config", props={"data": {"vsphere.conf": text}})
+
+    assert rules.tls_verified(with_nsxt(False), {"allowInsecureStacks": []}) == []
+    (problem,) = rules.tls_verified(with_nsxt(True), {"allowInsecureStacks": []})
+    assert "nsxt nsx.example" in problem and "'prod'" in problem
+    assert rules.tls_verified(with_nsxt(True), {"allowInsecureStacks": ["prod"]}) == []
+
+
 # --------------------------------------------------------------------------- credentials
 
 
