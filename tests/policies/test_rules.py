@@ -456,5 +456,68 @@ def test_every_policy_is_covered_here() -> None:
         "storage-class-topologies-exist",
         "cpi-credentials-wired",
         "single-default-storage-class",
+        "cpi-daemonset-wiring",
+        "explicit-providers",
     }
     assert {p.name for p in rules.POLICIES} == tested
+
+
+# --------------------------------------------------------------------------- wiring
+
+CPI_IMAGE = "registry.k8s.io/cloud-pv-vsphere/cloud-provider-vsphere:v1.31.1"
+
+
+def cpi_daemonset(tolerations: list[dict[str, str]], config_map: str = "vsphere-cloud-config") -> ResourceView:
+    spec = {
+        "tolerations": tolerations,
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}
+                    ]
+                }
+            }
+        },
+        "volumes": [{"name": "cfg", "configMap": {"name": config_map}}],
+        "containers": [
+            {
+                "name": "ccm",
+                "image": CPI_IMAGE,
+                "args": ["--cloud-provider=vsphere", "--cloud-config=/etc/cloud/vsphere.conf"],
+                "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cloud"}],
+            }
+        ],
+    }
+    return view(
+        "kubernetes:apps/v1:DaemonSet",
+        "ccm",
+        props={"metadata": {"name": "ccm", "namespace": "kube-system"}, "spec": {"template": {"spec": spec}}},
+    )
+
+
+UNINITIALIZED = {"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true", "effect": "NoSchedule"}
+CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def test_cpi_daemonset_wiring() -> None:
+    assert rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([UNINITIALIZED, CONTROL_PLANE])], {}) == []
+    assert rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([{"operator": "Exists"}])], {}) == []
+    no_taint = messages(rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([CONTROL_PLANE])], {}))
+    assert "does not tolerate node.cloudprovider.kubernetes.io/uninitialized" in no_taint
+    no_cp = messages(rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([UNINITIALIZED])], {}))
+    assert "does not tolerate their taint" in no_cp
+    missing = messages(
+        rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([UNINITIALIZED, CONTROL_PLANE], "other")], {})
+    )
+    assert "mounts kube-system/other, which this stack does not create" in missing
+
+
+def test_explicit_providers() -> None:
+    explicit = view(facts.VM, "n", provider="urn:pulumi:prod::p::pulumi:providers:vsphere::prod-vsphere-east::0f3a")
+    default = view(facts.VM, "n", provider="urn:pulumi:prod::p::pulumi:providers:vsphere::default_4_18_2::0f3a")
+    ambient = view("kubernetes:core/v1:Namespace", "ns", provider=None)
+    assert rules.explicit_providers(explicit, {}) == []
+    assert rules.explicit_providers(view("tls:index/privateKey:PrivateKey", "k"), {}) == []
+    assert "default vsphere provider" in rules.explicit_providers(default, {})[0]
+    assert "default kubernetes provider" in rules.explicit_providers(ambient, {})[0]
