@@ -31,6 +31,7 @@ from .facts import (
 )
 from .view import ResourceView, contains_unknown, is_true, is_unknown, of_type, referenced
 
+NODE_BINDING = "pulumi-python:dynamic/vsphere:NodeBinding"
 MIN_HARDWARE_VERSION = 15  # the CSI driver's floor (vmx-15)
 CONTROL_PLANE_SIZES = (1, 3, 5)  # etcd quorum: even sizes add a failure point without adding tolerance
 
@@ -434,6 +435,18 @@ def categories_consistent(resources: Sequence[ResourceView], config: Mapping[str
                         cpi.source.urn,
                     )
                 )
+    # The node binding labels zones the way the CPI does: with other categories the two would fight.
+    for binding in of_type(resources, NODE_BINDING):
+        cats = (binding.prop("region_category"), binding.prop("zone_category"))
+        expected_pair = _categories(resources, config)
+        if all(isinstance(c, str) for c in cats) and cats != (expected_pair.region, expected_pair.zone):
+            out.append(
+                Violation(
+                    f"NodeBinding {binding.name} reads categories {cats[0]!r}/{cats[1]!r}, the CPI "
+                    f"{expected_pair.region!r}/{expected_pair.zone!r}",
+                    binding.urn,
+                )
+            )
     for csi in csis:
         topo = set(csi.topology_categories)
         if not topo:

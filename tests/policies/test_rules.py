@@ -409,6 +409,19 @@ def test_categories_consistent() -> None:
     assert "differ from ['k8s-region', 'k8s-zone']" in messages(rules.categories_consistent(csi_other, {}))
 
 
+def test_node_binding_categories_follow_the_cpi() -> None:
+    topo = Topology()
+    base = [*topo.resources(), cpi_configmap(), csi_secret()]
+
+    def binding(zone_category: str) -> ResourceView:
+        props = {"region_category": "k8s-region", "zone_category": zone_category}
+        return view(rules.NODE_BINDING, "b", props=props)
+
+    assert rules.categories_consistent([*base, binding("k8s-zone")], {}) == []
+    found = rules.categories_consistent([*base, binding("zones")], {})
+    assert "NodeBinding b reads categories 'k8s-region'/'zones'" in messages(found)
+
+
 def test_storage_class_topologies() -> None:
     topo = Topology()
     base = [*topo.resources(), cpi_configmap(), csi_secret()]
