@@ -72,11 +72,26 @@ def configure(stub: analyzer_pb2_grpc.AnalyzerStub, config: dict[str, dict[str, 
 
 
 def analyze(
-    stub: analyzer_pb2_grpc.AnalyzerStub, type_: str, name: str, props: dict[str, Any], stack: str
+    stub: analyzer_pb2_grpc.AnalyzerStub,
+    type_: str,
+    name: str,
+    props: dict[str, Any],
+    stack: str,
+    *,
+    provider: str | None = "vc-east",  # the program's explicit vSphere provider, as the engine sends it
 ) -> list[Any]:
     urn = f"urn:pulumi:{stack}::vsphere-k8s::{type_}::{name}"
-    response = stub.Analyze(analyzer_pb2.AnalyzeRequest(type=type_, urn=urn, name=name, properties=struct(props)))
-    return list(response.diagnostics)
+    request = analyzer_pb2.AnalyzeRequest(type=type_, urn=urn, name=name, properties=struct(props))
+    if provider is not None:
+        request.provider.CopyFrom(
+            analyzer_pb2.AnalyzerProviderResource(
+                type="pulumi:providers:vsphere",
+                name=provider,
+                urn=f"urn:pulumi:{stack}::vsphere-k8s::pulumi:providers:vsphere::{provider}",
+                properties=struct({}),
+            )
+        )
+    return list(stub.Analyze(request).diagnostics)
 
 
 def test_the_pack_registers_every_policy(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:
@@ -108,6 +123,9 @@ def test_a_vm_with_unknown_user_data_is_still_checked_for_what_is_known(
     found = analyze(analyzer, VM, "c-cp-vm-a-0", props, "prod")
     assert [d.policyName for d in found] == ["node-vm-disk-uuid-and-hardware"]
     assert "enableDiskUuid" in found[0].message or "EnableUUID" in found[0].message
+    # The same VM on the ambient default provider is refused too.
+    found = analyze(analyzer, VM, "c-cp-vm-a-0", props, "prod", provider=None)
+    assert sorted(d.policyName for d in found) == ["explicit-providers", "node-vm-disk-uuid-and-hardware"]
 
 
 def test_stack_policies_see_the_whole_stack(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:
