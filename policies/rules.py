@@ -207,6 +207,30 @@ _CPI_IMAGE = re.compile(r"cloud-provider-vsphere|vsphere-cloud-controller-manage
 IN_TREE_PROVISIONER = "kubernetes.io/vsphere-volume"
 
 
+def _in_tree_in_kubeadm(docs: Sequence[Mapping[str, Any]], *, kubelet_must_be_external: bool) -> list[str]:
+    """What kubeadm documents say about the cloud provider: only ``external`` (or nothing) is out-of-tree."""
+    problems: list[str] = []
+    for doc in docs:
+        kind = doc.get("kind")
+        if kind in ("InitConfiguration", "JoinConfiguration"):
+            kubelet = facts.extra_args((doc.get("nodeRegistration") or {}).get("kubeletExtraArgs"))
+            value = kubelet.get("cloud-provider")
+            if value != "external" and (kubelet_must_be_external or value is not None):
+                problems.append(
+                    f"{kind} runs the kubelet with cloud-provider={value or '(unset)'}; it must be "
+                    "'external' so nodes wait for the vSphere CPI (uninitialized taint)"
+                )
+        if kind == "ClusterConfiguration":
+            for component in ("apiServer", "controllerManager"):
+                args = facts.extra_args((doc.get(component) or {}).get("extraArgs"))
+                if args.get("cloud-provider") not in (None, "external"):
+                    problems.append(
+                        f"ClusterConfiguration.{component} sets cloud-provider={args['cloud-provider']} "
+                        "(the in-tree provider is removed)"
+                    )
+    return problems
+
+
 def no_in_tree_cloud_provider(resource: ResourceView, config: Mapping[str, Any]) -> list[str]:
     """Out-of-tree only: kubelets with cloud-provider external, no in-tree flags or volume plugin."""
     problems: list[str] = []
@@ -214,28 +238,20 @@ def no_in_tree_cloud_provider(resource: ResourceView, config: Mapping[str, Any])
         text = facts.user_data(resource)
         if not isinstance(text, str):
             return []
-        docs = facts.kubeadm_documents(text)
-        for doc in docs:
-            kind = doc.get("kind")
-            if kind in ("InitConfiguration", "JoinConfiguration"):
-                kubelet = facts.extra_args((doc.get("nodeRegistration") or {}).get("kubeletExtraArgs"))
-                value = kubelet.get("cloud-provider")
-                if value != "external":
-                    problems.append(
-                        f"{kind} runs the kubelet with cloud-provider={value or '(unset)'}; it must be "
-                        "'external' so nodes wait for the vSphere CPI (uninitialized taint)"
-                    )
-            if kind == "ClusterConfiguration":
-                for component in ("apiServer", "controllerManager"):
-                    args = facts.extra_args((doc.get(component) or {}).get("extraArgs"))
-                    if args.get("cloud-provider") not in (None, "external"):
-                        problems.append(
-                            f"ClusterConfiguration.{component} sets cloud-provider={args['cloud-provider']} "
-                            "(the in-tree provider is removed)"
-                        )
+        problems += _in_tree_in_kubeadm(facts.kubeadm_documents(text), kubelet_must_be_external=True)
         if _IN_TREE_FLAG.search(text):
             problems.append("the node's user-data passes --cloud-provider=vsphere (in-tree, removed from Kubernetes)")
         return problems
+    if resource.type == CONFIG_MAP:
+        # e.g. kube-system/kubeadm-config, or a kubelet flags file shipped as a ConfigMap.
+        for key, value in facts.config_entries(resource).items():
+            if not isinstance(value, str):
+                continue
+            docs = [d for d in facts.yaml_documents(value) if isinstance(d, Mapping)]
+            for problem in _in_tree_in_kubeadm(docs, kubelet_must_be_external=False):
+                problems.append(f"ConfigMap entry {key!r}: {problem}")
+            if _IN_TREE_FLAG.search(value):
+                problems.append(f"ConfigMap entry {key!r} passes --cloud-provider=vsphere (in-tree)")
     if resource.type in WORKLOADS:
         for container in facts.containers(resource):
             image = str(container.get("image") or "")
@@ -363,7 +379,8 @@ def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mappi
         largest = max(used.values(), default=0)
         if len(used) > 1 and largest > count // 2:
             out.append(Violation(f"one zone holds {largest} of {count} control-plane nodes: losing it loses quorum"))
-    # VMs that share a zone share hosts: a mandatory anti-affinity rule must keep them apart.
+    # VMs that share a compute cluster (a zone, or zones made of hosts of one cluster) may share a host:
+    # a mandatory anti-affinity rule must keep them apart.
     vms = [p.vm for p in placements]
     together: dict[str, set[str]] = defaultdict(set)
     for rule in of_type(resources, ANTI_AFFINITY):
@@ -372,16 +389,18 @@ def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mappi
         members = {vm.urn for vm in referenced(rule, "virtualMachineIds", vms)}
         for urn in members:
             together[urn] |= members
-    by_zone: dict[str, list[ResourceView]] = defaultdict(list)
+    clusters = facts.zone_compute_clusters(resources, cats)
+    by_place: dict[str, list[ResourceView]] = defaultdict(list)
     for p in placements:
-        by_zone[p.zones[0] if len(p.zones) == 1 else "(no zone)"].append(p.vm)
-    for zone, zone_vms in sorted(by_zone.items()):
-        for i, a in enumerate(zone_vms):
-            for b in zone_vms[i + 1 :]:
+        zone = p.zones[0] if len(p.zones) == 1 else "(no zone)"
+        by_place[f"compute cluster {clusters[zone]}" if zone in clusters else f"zone {zone}"].append(p.vm)
+    for place, place_vms in sorted(by_place.items()):
+        for i, a in enumerate(place_vms):
+            for b in place_vms[i + 1 :]:
                 if b.urn not in together[a.urn]:
                     out.append(
                         Violation(
-                            f"control-plane VMs {a.name} and {b.name} share zone {zone} but no mandatory "
+                            f"control-plane VMs {a.name} and {b.name} share {place} but no mandatory "
                             "VM anti-affinity rule keeps them on different hosts",
                             a.urn,
                         )

@@ -87,6 +87,20 @@ def test_tls_rule_reads_cpi_csi_configs_and_dynamic_resources() -> None:
     assert "TLS verification off" in rules.tls_verified(dynamic, cfg)[0]
 
 
+def test_tls_rule_reads_the_nsxt_section_of_vsphere_conf() -> None:
+    def with_nsxt(insecure: bool) -> ResourceView:
+        text = (
+            cpi_configmap().props["data"]["vsphere.conf"]
+            + f"nsxt:\n  host: nsx.example\n  insecureFlag: {str(insecure).lower()}\n"
+        )
+        return view(facts.CONFIG_MAP, "cpi-config", props={"data": {"vsphere.conf": text}})
+
+    assert rules.tls_verified(with_nsxt(False), {"allowInsecureStacks": []}) == []
+    (problem,) = rules.tls_verified(with_nsxt(True), {"allowInsecureStacks": []})
+    assert "nsxt nsx.example" in problem and "'prod'" in problem
+    assert rules.tls_verified(with_nsxt(True), {"allowInsecureStacks": ["prod"]}) == []
+
+
 # --------------------------------------------------------------------------- credentials
 
 
@@ -189,6 +203,42 @@ def test_external_kubelets_and_the_cpi_itself_pass() -> None:
 def test_in_tree_cloud_provider_violations(resource: ResourceView, expected: str) -> None:
     problems = rules.no_in_tree_cloud_provider(resource, {})
     assert problems and expected in " ".join(problems)
+
+
+KUBEADM_CONFIG = """apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.4
+controllerManager:
+  extraArgs:
+  - name: cloud-provider
+    value: {value}
+"""
+
+
+def kubeadm_config_map(value: str) -> ResourceView:
+    data = {"ClusterConfiguration": KUBEADM_CONFIG.format(value=value)}
+    return view(facts.CONFIG_MAP, "kubeadm-config", props={"metadata": {"name": "kubeadm-config"}, "data": data})
+
+
+def test_in_tree_cloud_provider_in_a_config_map_violates() -> None:
+    (problem,) = rules.no_in_tree_cloud_provider(kubeadm_config_map("vsphere"), {})
+    assert "'ClusterConfiguration'" in problem and "controllerManager sets cloud-provider=vsphere" in problem
+    flags = view(
+        facts.CONFIG_MAP, "kubelet-flags", props={"data": {"kubeadm-flags.env": "ARGS=--cloud-provider=vsphere"}}
+    )
+    assert "passes --cloud-provider=vsphere" in rules.no_in_tree_cloud_provider(flags, {})[0]
+
+
+def test_external_cloud_provider_and_cpi_config_in_config_maps_pass() -> None:
+    assert rules.no_in_tree_cloud_provider(kubeadm_config_map("external"), {}) == []
+    assert rules.no_in_tree_cloud_provider(cpi_configmap(), {}) == []
+    # A kubeadm document in a ConfigMap without kubelet args says nothing about the kubelet: not a finding.
+    init = view(
+        facts.CONFIG_MAP,
+        "init",
+        props={"data": {"init.yaml": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n"}},
+    )
+    assert rules.no_in_tree_cloud_provider(init, {}) == []
 
 
 def test_gzip_user_data_is_read() -> None:
@@ -311,6 +361,34 @@ def test_control_plane_in_one_zone_violates_spread_and_needs_anti_affinity() -> 
     hard = [*topo.resources(), *cps, anti_affinity("aa", cps[:2], mandatory=True)]
     assert "no mandatory" in messages(rules.control_plane_quorum_spread(soft, CFG))
     assert "no mandatory" not in messages(rules.control_plane_quorum_spread(hard, CFG))
+
+
+def zone_attachment(topo: Topology, zone: str, targets: list[dict[str, str]]) -> ResourceView:
+    tag_id = topo.zones[zone].id
+    return view(facts.TAG_ATTACHMENT, f"attach-{zone}", props={"tag_id": tag_id, "targets": targets})
+
+
+def test_control_plane_vms_of_two_zones_in_one_compute_cluster_need_anti_affinity() -> None:
+    # east-a and east-b are host groups of one compute cluster; east-c is a cluster of its own.
+    topo = Topology()
+    attachments = [
+        zone_attachment(topo, "east-a", [{"type": "HostSystem", "datacenter": "dc", "name": "h1", "cluster": "cl-1"}]),
+        zone_attachment(topo, "east-b", [{"type": "HostSystem", "datacenter": "dc", "name": "h2", "cluster": "cl-1"}]),
+        zone_attachment(topo, "east-c", [{"type": "ClusterComputeResource", "datacenter": "dc", "name": "cl-2"}]),
+    ]
+    cps = three_control_planes(topo, ("east-a", "east-b", "east-c"))
+    assert facts.zone_compute_clusters(
+        [*topo.resources(), *attachments], facts.Categories("k8s-region", "k8s-zone")
+    ) == {
+        "east-a": "dc/cl-1",
+        "east-b": "dc/cl-1",
+        "east-c": "dc/cl-2",
+    }
+    found = messages(rules.control_plane_quorum_spread([*topo.resources(), *attachments, *cps], CFG))
+    assert "cp-0 and cp-1 share compute cluster dc/cl-1 but no mandatory" in found
+    assert "cp-2" not in found
+    guarded = [*topo.resources(), *attachments, *cps, anti_affinity("aa", cps[:2])]
+    assert rules.control_plane_quorum_spread(guarded, CFG) == []
 
 
 def test_workers_are_not_the_control_plane() -> None:
