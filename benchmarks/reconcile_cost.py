@@ -1,0 +1,606 @@
+"""Reconcile cost: bind and label N nodes on vcsim and kmock's Kubernetes emulator.
+
+Two ways to answer, for N nodes, "which VM is this node (by its systemUUID) and in
+which zone and region is it", then write ``spec.providerID`` and the topology labels:
+
+* **per node, the CPI's pattern** (cloud-provider-vsphere's node discovery and zone
+  lookup): ``SearchIndex.FindByUuid``, the VM's ``runtime.host``, the host's ancestors
+  (one PropertyCollector read, like govmomi's ``mo.Ancestors``), then for each ancestor,
+  nearest first, ``list-attached-tags`` and a read of each tag and of its category,
+  until a zone and a region are found. This is kind to the CPI: it searches the whole
+  inventory at once where the CPI searches datacenter by datacenter, and it keeps one
+  REST session where the CPI logs in for every lookup.
+* **batched, the NodeBinding provider** (``providers/node_binding``), driven exactly as
+  the Pulumi engine drives it: ``NodeBindingProvider().create(props)`` per node, in
+  ``enforce`` mode. It reads one snapshot per run (one inventory read, per category the
+  tag list, one ``list-attached-objects-on-tags`` call) through the process's one
+  vCenter session.
+
+Both run in the same process, on the same simulator, each against its own fresh
+emulator holding the same N registered nodes; both read and patch the nodes through the
+same kubernetes client (``providers.node_binding.kube.KubeNodes``). Round trips and
+logins come from the connections' ``ConnectionStats``; SOAP methods are also counted by
+name from outside (a wrapper around pyVmomi's ``SoapStubAdapter.InvokeMethod``) so that
+vCenter writes can be told from reads; API-server writes are what the emulator received.
+
+Then a **second reconcile with nothing changed** (as a new ``pulumi up`` would: new
+session, new snapshot, ``update`` per node with the first run's state) must write
+nothing to vCenter or to the API server.
+
+Importing does no I/O; :func:`run` starts the simulator and the emulators.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from .scale_config import REGIONS, ZONES_PER_REGION, region_name, zone_name
+
+ZONE_CATEGORY = "k8s-zone"
+REGION_CATEGORY = "k8s-region"
+REQUEST_LOG = 16  # requests the benchmark's emulator remembers (see _indexed_emulator_class)
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+# SOAP methods that change nothing in the inventory (a ContainerView is a session-scoped read cursor).
+SOAP_READS = frozenset(
+    {
+        "RetrieveServiceContent",
+        "RetrieveContent",
+        "RetrieveProperties",
+        "RetrievePropertiesEx",
+        "ContinueRetrievePropertiesEx",
+        "CancelRetrievePropertiesEx",
+        "FindByUuid",
+        "CreateContainerView",
+        "DestroyView",
+        "Login",
+        "Logout",
+        "CurrentTime",
+    }
+)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+@dataclass
+class PassFigures:
+    """One pass over N nodes."""
+
+    pattern: str  # "per-node (CPI)", "batched (NodeBinding)", "batched, 2nd run"
+    nodes: int
+    seconds: float  # wall time of the whole pass (vCenter + API server)
+    vcenter_seconds: float  # wall time spent in vCenter round trips (and logins)
+    soap_calls: int
+    rest_calls: int
+    logins: int
+    vcenter_writes: int  # REST writes + SOAP calls that are not reads
+    kube_reads: int
+    kube_writes: int  # writes the API server (emulator) received
+    soap_methods: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def round_trips(self) -> int:
+        return self.soap_calls + self.rest_calls
+
+
+@dataclass
+class ReconcileFigures:
+    nodes: int
+    per_node: PassFigures
+    batched: PassFigures
+    second: PassFigures
+
+    @property
+    def vcenter_ratio(self) -> float:
+        """Per-node vCenter wall time over batched vCenter wall time."""
+        return self.per_node.vcenter_seconds / max(self.batched.vcenter_seconds, 1e-9)
+
+    @property
+    def wall_ratio(self) -> float:
+        """Per-node end-to-end wall time over batched end-to-end wall time (API-server writes included)."""
+        return self.per_node.seconds / max(self.batched.seconds, 1e-9)
+
+
+# --------------------------------------------------------------------------- counting from outside
+
+
+class SoapCounter:
+    """Counts SOAP methods by name, for every pyVmomi stub in the process, while installed."""
+
+    def __init__(self) -> None:
+        self.methods: Counter[str] = Counter()
+
+    @contextmanager
+    def installed(self) -> Iterator[SoapCounter]:
+        from pyVmomi import SoapAdapter
+
+        original = SoapAdapter.SoapStubAdapter.InvokeMethod
+        methods = self.methods
+
+        def invoke(stub: Any, mo: Any, info: Any, args: Any, *rest: Any, **kw: Any) -> Any:
+            methods[str(getattr(info, "wsdlName", getattr(info, "name", "?")))] += 1
+            return original(stub, mo, info, args, *rest, **kw)
+
+        stub_class: Any = SoapAdapter.SoapStubAdapter
+        stub_class.InvokeMethod = invoke
+        try:
+            yield self
+        finally:
+            stub_class.InvokeMethod = original
+
+    def writes(self) -> int:
+        return sum(n for name, n in self.methods.items() if name not in SOAP_READS)
+
+
+class TimedConnection:
+    """Adds up the wall time a VCenterConnection spends in round trips (wrapping its instance methods)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.seconds = 0.0
+        call, rest, content = conn.call, conn.rest, conn.service_content
+
+        def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.seconds += time.perf_counter() - started
+
+            return wrapper
+
+        # Nested: call() runs service_content() first; count only the outermost.
+        self._depth = 0
+
+        def outer(fn: Callable[..., Any]) -> Callable[..., Any]:
+            inner = timed(fn)
+
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                if self._depth:
+                    return fn(*args, **kwargs)
+                self._depth += 1
+                try:
+                    return inner(*args, **kwargs)
+                finally:
+                    self._depth -= 1
+
+            return wrapper
+
+        conn.call = outer(call)
+        conn.rest = outer(rest)
+        conn.service_content = outer(content)
+
+
+# --------------------------------------------------------------------------- the simulated world
+
+
+@dataclass(frozen=True)
+class SimNode:
+    name: str  # Kubernetes node name
+    vm_name: str
+    moid: str
+    bios_uuid: str
+    system_uuid: str  # what the guest reports: the first three fields byte-swapped
+    zone: str
+    region: str
+
+
+@dataclass
+class World:
+    """vcsim with the zone/region tags attached, and the VMs that stand for nodes."""
+
+    sim: Any
+    target: Any
+    vms: list[SimNode]
+
+    def endpoint(self) -> Any:
+        from providers.vcenter.connection import Endpoint
+
+        return Endpoint(
+            host=self.target.host,
+            port=self.target.port,
+            username=self.target.username,
+            password=self.target.password,
+            insecure=self.target.insecure,
+        )
+
+
+def vms_needed(nodes: int) -> int:
+    """vcsim's ``-vm`` (VMs per cluster resource pool) so that 9 clusters hold at least ``nodes`` VMs."""
+    return max(1, math.ceil(nodes / (REGIONS * ZONES_PER_REGION)))
+
+
+def start_world(max_nodes: int) -> World:
+    """vcsim with 3 datacenters (regions) of 3 clusters (zones), tagged as the CPI expects. Not measured."""
+    from providers.vcenter.connection import VCenterConnection
+    from providers.vcenter.inventory import read_inventory
+    from providers.vcenter.tagging import ObjectRef, TaggingClient
+    from tests.support.vcsim import Vcsim
+    from vsphere_k8s.topology import swap_uuid_byte_order
+
+    sim = Vcsim(dc=REGIONS, cluster=ZONES_PER_REGION, host=2, standalone_host=0, vm=vms_needed(max_nodes))
+    target = sim.start(timeout=120)
+    try:
+        world = World(sim, target, [])
+        conn = VCenterConnection(world.endpoint())
+        try:
+            tagging = TaggingClient(conn)
+            inventory = read_inventory(conn)
+            by_name = {(o.ref.type, o.name): o.ref for o in inventory.objects.values()}
+            region_cat = tagging.create_category(REGION_CATEGORY, "SINGLE", ["Datacenter", "ClusterComputeResource"])
+            zone_cat = tagging.create_category(ZONE_CATEGORY, "SINGLE", ["ClusterComputeResource", "HostSystem"])
+            cluster_zone: dict[ObjectRef, tuple[str, str]] = {}
+            for r in range(REGIONS):
+                tag = tagging.create_tag(region_name(r), region_cat)
+                tagging.attach(tag, by_name[("Datacenter", f"DC{r}")])
+                for z in range(ZONES_PER_REGION):
+                    ztag = tagging.create_tag(zone_name(r, z), zone_cat)
+                    cluster = by_name[("ClusterComputeResource", f"DC{r}_C{z}")]
+                    tagging.attach(ztag, cluster)
+                    cluster_zone[cluster] = (zone_name(r, z), region_name(r))
+            per_cluster: dict[ObjectRef, list[SimNode]] = {}
+            for vm in sorted(inventory.vms.values(), key=lambda v: v.name):
+                if vm.template or vm.host is None:
+                    continue
+                parent = inventory.objects[vm.host].parent
+                if parent is None or parent not in cluster_zone:
+                    continue
+                zone, region = cluster_zone[parent]
+                per_cluster.setdefault(parent, []).append(
+                    SimNode(
+                        name=vm.name.lower().replace("_", "-"),
+                        vm_name=vm.name,
+                        moid=vm.ref.id,
+                        bios_uuid=vm.bios_uuid,
+                        system_uuid=swap_uuid_byte_order(vm.bios_uuid),
+                        zone=zone,
+                        region=region,
+                    )
+                )
+            # Round-robin over the clusters, so every N spreads over all 9 zones.
+            columns = [per_cluster[c] for c in sorted(per_cluster, key=lambda c: c.id)]
+            world.vms = [col[i] for i in range(max(map(len, columns))) for col in columns if i < len(col)]
+        finally:
+            conn.close()
+        if len(world.vms) < max_nodes:
+            raise RuntimeError(f"vcsim has {len(world.vms)} VMs, fewer than {max_nodes} nodes")
+        return world
+    except BaseException:
+        sim.stop()
+        raise
+
+
+def _indexed_emulator_class() -> type:
+    """tests.support.kube's GuardedEmulator, serving a named fetch or patch by key.
+
+    kmock 0.8's emulator answers each request after matching it against every request it
+    has served so far, and finds the object of a GET or PATCH by filtering every stored
+    object: O(requests + objects) per request (60 ms per GET after 300 nodes registered,
+    250 ms after 500), which would make the emulator, not the reconcile, the thing
+    measured. Here the request log is cut to its last ``REQUEST_LOG`` entries and a
+    named fetch or patch finds its object by key; stored objects and answers are the same.
+    """
+    from kmock._internal.k8s import KubernetesObjectNotFoundError
+
+    from tests.support.kube import GuardedEmulator
+
+    class IndexedEmulator(GuardedEmulator):  # type: ignore[misc]
+        async def _handle(self, request: Any) -> Any:
+            # kmock matches each request against its whole request log: keep the log short.
+            if len(self._requests) > REQUEST_LOG:
+                del self._requests[:-REQUEST_LOG]
+            return await super()._handle(request)
+
+        def _stored(self, request: Any) -> Any:
+            key = (request.resource, request.namespace, request.name)
+            if key not in self._objects or self._objects[key].deleted:
+                return None
+            return self._objects[key]
+
+        async def _serve_fetch(self, request: Any) -> Any:
+            if request.name is None:
+                return await super()._serve_fetch(request)
+            async with self._lock:
+                found = self._stored(request)
+            if found is None:
+                raise KubernetesObjectNotFoundError()
+            return found.raw
+
+        async def _serve_update(self, request: Any) -> Any:
+            if request.name is None:
+                return await super()._serve_update(request)
+            async with self._lock:
+                found = self._stored(request)
+            if found is None:
+                raise KubernetesObjectNotFoundError()
+            return found.last.raw
+
+    return IndexedEmulator
+
+
+def _start_indexed_emulator() -> Any:
+    """tests.support.kube.KubeEmulator, started with :func:`_indexed_emulator_class` (same threading, same guards)."""
+    import kmock
+
+    from tests.support.kube import KubeEmulator
+
+    harness = KubeEmulator()
+    cls = _indexed_emulator_class()
+
+    class Indexed(KubeEmulator):  # type: ignore[misc]
+        def start(self) -> KubeEmulator:
+            import threading
+
+            self._thread = threading.Thread(target=self.loop.run_forever, name="kmock", daemon=True)
+            self._thread.start()
+
+            async def enter() -> tuple[Any, Any]:
+                emulator = cls()
+                emulator.guards = {}
+                emulator.writes = []
+                await emulator.__aenter__()
+                server = kmock.Server(emulator)
+                await server.__aenter__()
+                return emulator, server
+
+            self.emulator, self.server = self._run(enter())
+            return self
+
+    del harness
+    return Indexed().start()
+
+
+def start_emulator(nodes: Sequence[SimNode], *, indexed: bool = True) -> Any:
+    """A fresh Kubernetes emulator with ``nodes`` registered as kubelets register them (no providerID, no labels)."""
+    from tests.support.kube import KubeEmulator
+
+    emulator = _start_indexed_emulator() if indexed else KubeEmulator().start()
+    for node in nodes:
+        emulator.register_node(node.name, node.system_uuid)
+    emulator.em.writes.clear()
+    return emulator
+
+
+# --------------------------------------------------------------------------- per node: the CPI's pattern
+
+
+@dataclass(frozen=True)
+class Found:
+    moid: str
+    bios_uuid: str
+    zone: str | None
+    region: str | None
+
+
+def cpi_lookup(conn: Any, tagging: Any, system_uuid: str) -> Found | None:
+    """One node as the CPI resolves it (see the module docstring)."""
+    from pyVmomi import vim, vmodl
+
+    from providers.vcenter.tagging import BASE, ObjectRef
+    from vsphere_k8s.topology import swap_uuid_byte_order
+
+    content = conn.service_content()
+    bios = swap_uuid_byte_order(system_uuid)
+    vm = conn.call(lambda: content.searchIndex.FindByUuid(None, bios, True, False))
+    if vm is None:
+        return None
+    pc: Any = vmodl.query.PropertyCollector
+    host_spec = pc.FilterSpec(
+        objectSet=[pc.ObjectSpec(obj=vm, skip=False)],
+        propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=["runtime.host"])],
+    )
+    answer = conn.call(lambda: content.propertyCollector.RetrieveContents([host_spec]))
+    host = answer[0].propSet[0].val
+    up = pc.TraversalSpec(name="parent", type=vim.ManagedEntity, path="parent", skip=False)
+    up.selectSet = [pc.SelectionSpec(name="parent")]
+    ancestors_spec = pc.FilterSpec(
+        objectSet=[pc.ObjectSpec(obj=host, skip=False, selectSet=[up])],
+        propSet=[pc.PropertySpec(type=vim.ManagedEntity, pathSet=["parent"])],
+    )
+    found = conn.call(lambda: content.propertyCollector.RetrieveContents([ancestors_spec]))
+    parent_of = {o.obj._moId: next((p.val for p in o.propSet if p.name == "parent"), None) for o in found}
+    chain = []
+    current: Any = host
+    while current is not None:
+        chain.append(ObjectRef(str(current._wsdlName), str(current._moId)))
+        current = parent_of.get(current._moId)
+    zone = region = None
+    categories: dict[str, str] = {}
+    for ref in chain:  # nearest first
+        for tag_id in tagging.attached_tags(ref):
+            tag = conn.rest("GET", f"{BASE}/tag/id:{tag_id}")
+            category = conn.rest("GET", f"{BASE}/category/id:{tag['category_id']}")
+            categories[str(tag["category_id"])] = str(category["name"])
+            if category["name"] == ZONE_CATEGORY and zone is None:
+                zone = str(tag["name"])
+            elif category["name"] == REGION_CATEGORY and region is None:
+                region = str(tag["name"])
+        if zone is not None and region is not None:
+            break
+    return Found(str(vm._moId), bios, zone, region)
+
+
+def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tuple[PassFigures, dict[str, Found]]:
+    from providers.node_binding.kube import KubeNodes
+    from providers.vcenter.connection import VCenterConnection
+    from providers.vcenter.tagging import TaggingClient
+    from vsphere_k8s.topology import provider_id
+
+    kube = KubeNodes(kubeconfig)
+    soap = SoapCounter()
+    results: dict[str, Found] = {}
+    with soap.installed():
+        started = time.perf_counter()
+        conn = VCenterConnection(world.endpoint())
+        timer = TimedConnection(conn)
+        tagging = TaggingClient(conn)
+        try:
+            for node in nodes:
+                view = kube.get(node.name)
+                found = cpi_lookup(conn, tagging, view.system_uuid)
+                if found is None or found.zone is None or found.region is None:
+                    raise RuntimeError(f"the CPI pattern found no VM or zone for node {node.name}")
+                results[node.name] = found
+                patch = {
+                    "metadata": {"labels": {ZONE_LABEL: found.zone, REGION_LABEL: found.region}},
+                    "spec": {"providerID": provider_id(found.bios_uuid)},
+                }
+                kube.patch(node.name, patch)
+            seconds = time.perf_counter() - started
+        finally:
+            conn.close()
+    figures = PassFigures(
+        pattern="per-node (CPI)",
+        nodes=len(nodes),
+        seconds=seconds,
+        vcenter_seconds=timer.seconds,
+        soap_calls=conn.stats.soap_calls,
+        rest_calls=conn.stats.rest_calls,
+        logins=conn.stats.logins,
+        vcenter_writes=conn.stats.rest_writes + soap.writes(),
+        kube_reads=kube.reads,
+        kube_writes=kube.writes,
+        soap_methods=dict(soap.methods),
+    )
+    return figures, results
+
+
+# --------------------------------------------------------------------------- batched: the NodeBinding provider
+
+
+def binding_props(world: World, node: SimNode, kubeconfig: str) -> dict[str, Any]:
+    """The props the engine hands NodeBindingProvider for one node (secrets already unwrapped, as it does)."""
+    target = world.target
+    return {
+        "node_name": node.name,
+        "server": target.host,
+        "port": target.port,
+        "username": target.username,
+        "password": target.password,
+        "kubeconfig": kubeconfig,
+        "insecure": target.insecure,
+        "thumbprint": None,
+        "ca_cert": None,
+        "zone_category": ZONE_CATEGORY,
+        "region_category": REGION_CATEGORY,
+        "vm_uuid": node.bios_uuid,
+        "vm_moid": node.moid,
+        "expected_zone": node.zone,
+        "expected_region": node.region,
+        "mode": "enforce",
+        "timeout_seconds": 60,
+    }
+
+
+def _fresh_process_state() -> None:
+    """What a new `pulumi up` starts with: no vCenter session, no snapshot, no Kubernetes client."""
+    from providers.node_binding.kube import forget_clients
+    from providers.node_binding.vcenter import forget_snapshots
+    from providers.vcenter.connection import forget_connections
+
+    forget_connections()
+    forget_snapshots()
+    forget_clients()
+
+
+def batched_pass(
+    world: World,
+    nodes: Sequence[SimNode],
+    emulator: Any,
+    previous: dict[str, dict[str, Any]] | None = None,
+) -> tuple[PassFigures, dict[str, dict[str, Any]]]:
+    """``create`` per node (or ``update`` with the previous state, for a second run) through the real provider."""
+    from providers.node_binding.kube import nodes_for
+    from providers.node_binding.provider import NodeBindingProvider
+    from providers.vcenter.connection import connection_for
+
+    kubeconfig = emulator.kubeconfig()
+    _fresh_process_state()
+    emulator.em.writes.clear()
+    conn = connection_for(world.endpoint())  # the instance the provider will use: timed from outside
+    timer = TimedConnection(conn)
+    provider = NodeBindingProvider()
+    soap = SoapCounter()
+    outs: dict[str, dict[str, Any]] = {}
+    with soap.installed():
+        started = time.perf_counter()
+        for node in nodes:
+            props = binding_props(world, node, kubeconfig)
+            if previous is None:
+                created = provider.create(props)
+                outs[node.name] = dict(created.outs or {})
+            else:
+                old = previous[node.name]
+                diff = provider.diff(f"{world.target.host}/{node.name}", old, props)
+                if diff.changes:
+                    raise RuntimeError(f"node {node.name}: diff reports changes on a second run with nothing changed")
+                updated = provider.update(f"{world.target.host}/{node.name}", old, props)
+                outs[node.name] = dict(updated.outs or {})
+        seconds = time.perf_counter() - started
+    kube = nodes_for(kubeconfig)
+    figures = PassFigures(
+        pattern="batched (NodeBinding)" if previous is None else "batched, 2nd run (nothing changed)",
+        nodes=len(nodes),
+        seconds=seconds,
+        vcenter_seconds=timer.seconds,
+        soap_calls=conn.stats.soap_calls,
+        rest_calls=conn.stats.rest_calls,
+        logins=conn.stats.logins,
+        vcenter_writes=conn.stats.rest_writes + soap.writes(),
+        kube_reads=kube.reads,
+        kube_writes=len(emulator.em.writes),
+        soap_methods=dict(soap.methods),
+    )
+    _fresh_process_state()
+    return figures, outs
+
+
+# --------------------------------------------------------------------------- one size, all sizes
+
+
+def check_agreement(nodes: Sequence[SimNode], cpi: dict[str, Found], binding: dict[str, dict[str, Any]]) -> None:
+    """Both patterns must have found the same VM, zone and region for every node (else the figures mean nothing)."""
+    for node in nodes:
+        found, outs = cpi[node.name], binding[node.name]
+        want = (node.moid, node.zone, node.region)
+        if (found.moid, found.zone, found.region) != want or (outs["bound_vm"], outs["zone"], outs["region"]) != want:
+            raise RuntimeError(f"node {node.name}: CPI pattern {found}, binding {outs}, expected {want}")
+
+
+def measure(world: World, n: int) -> ReconcileFigures:
+    nodes = world.vms[:n]
+    cpi_emulator = start_emulator(nodes)
+    try:
+        per_node, cpi_found = per_node_pass(world, nodes, cpi_emulator.kubeconfig())
+    finally:
+        cpi_emulator.stop()
+    emulator = start_emulator(nodes)
+    try:
+        batched, outs = batched_pass(world, nodes, emulator)
+        check_agreement(nodes, cpi_found, outs)
+        second, _ = batched_pass(world, nodes, emulator, previous=outs)
+    finally:
+        emulator.stop()
+    return ReconcileFigures(n, per_node, batched, second)
+
+
+def run(sizes: Sequence[int] = (10, 100, 500), progress: Callable[[str], None] | None = None) -> list[ReconcileFigures]:
+    """Start vcsim once (enough VMs for the largest size) and measure every size on it."""
+    world = start_world(max(sizes))
+    try:
+        figures = []
+        for n in sizes:
+            if progress:
+                progress(f"reconcile: {n} nodes")
+            figures.append(measure(world, n))
+        return figures
+    finally:
+        world.sim.stop()
