@@ -236,8 +236,9 @@ def test_changed_inputs_are_named_and_only_the_node_name_replaces() -> None:
 
 
 def test_inputs_validate_and_keep_secrets_secret() -> None:
-    inputs = parse_inputs(_inputs())
-    assert "p" not in repr(inputs.password) and "k" != repr(inputs.kubeconfig)
+    inputs = parse_inputs(_inputs(password="s3cr3t-pw", kubeconfig="kubeconfig-text"))
+    assert "s3cr3t-pw" not in repr(inputs) and "kubeconfig-text" not in repr(inputs)
+    assert inputs.password.get_secret_value() == "s3cr3t-pw"
     with pytest.raises(ValueError, match="mode"):
         parse_inputs(_inputs(mode="sometimes"))
 
