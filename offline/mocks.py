@@ -46,6 +46,8 @@ class Registration:
     custom: bool
     additional_secret_outputs: list[str]
     component_outputs: dict[str, Any] = field(default_factory=dict)
+    id: str = ""  # what the mock provider answered; other resources' inputs refer to it
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input key -> URNs it came from
 
 
 def _unwrap(value: Any) -> tuple[Any, bool]:
@@ -99,6 +101,8 @@ class RecordingMonitor(pmocks.MockMonitor):
             secret_inputs=secret_inputs,
             custom=bool(request.custom),
             additional_secret_outputs=list(request.additionalSecretOutputs),
+            id=str(reg.id or "") if reg is not None else "",
+            property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
         )
         return response
 

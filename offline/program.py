@@ -11,7 +11,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.sync_await import _sync_await
 
-from vsphere_k8s.loader import SECRET_KEYS, load
+from vsphere_k8s.loader import load, secret_keys
 from vsphere_k8s.stack_file import PROJECT, read_stack_file
 
 from .mocks import Recording, VSphereMocks, configure, run
@@ -61,9 +61,7 @@ def run_program(
 ) -> OfflineRun:
     """Validate ``config`` (raising ConfigError), then run the program on it under mocks."""
     load(config, stack=stack)  # fail before anything is registered, as the program does
-    mocks, monitor = configure(
-        config, project=PROJECT, stack=stack, secret_keys=set(SECRET_KEYS) & set(config), mocks=mocks
-    )
+    mocks, monitor = configure(config, project=PROJECT, stack=stack, secret_keys=secret_keys(config), mocks=mocks)
 
     def program_main() -> None:
         runpy.run_path(str(program), run_name="__pulumi_offline__")

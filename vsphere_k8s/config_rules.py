@@ -359,3 +359,19 @@ def check(cfg: StackConfig) -> list[ConfigIssue]:
     if ref_issues:
         return ref_issues + list(credential_rules(cfg)) + list(tls_rules(cfg))
     return [issue for rule in RULES for issue in rule(cfg)]
+
+
+def check_partial(cfg: StackConfig) -> list[ConfigIssue]:
+    """The cross-section problems visible in a configuration whose other sections failed validation.
+
+    ``cfg`` holds only the sections that validated; a rule that needs a missing
+    section cannot conclude anything and is passed over, so a structural error
+    never hides an unrelated cross-field one.
+    """
+    issues: list[ConfigIssue] = []
+    for rule in RULES:
+        try:
+            issues.extend(rule(cfg))
+        except Exception:  # noqa: S112 - a rule that cannot read a broken section concludes nothing
+            continue
+    return issues

@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import copy
+import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from .config import StackConfig
-from .config_rules import check
+from .config_rules import check, check_partial
 from .errors import ConfigError, ConfigIssue
 
 # The stack's top-level config keys (`<project>:<key>`), as the model names them.
 TOP_LEVEL_KEYS = tuple(field.alias or name for name, field in StackConfig.model_fields.items())
 SECRET_KEYS = ("credentials",)
+# Keys inside an otherwise plain section that carry a credential; setting one with
+# `--secret --path` makes Pulumi treat the whole section as secret.
+NESTED_SECRETS: dict[str, tuple[str, ...]] = {"kubernetes": ("kubeconfig",)}
+
+
+def secret_keys(raw: Mapping[str, Any]) -> set[str]:
+    """The top-level keys that must be (and, set as documented, are) secret in this configuration."""
+    keys = set(SECRET_KEYS) & set(raw)
+    for key, leaves in NESTED_SECRETS.items():
+        section = raw.get(key)
+        if isinstance(section, Mapping) and any(leaf in section for leaf in leaves):
+            keys.add(key)
+    return keys
+
+
+_PLAIN = re.compile(r"^[A-Za-z0-9_.:/-]+$")
 
 
 def _segment(raw: Any, key: str | int) -> tuple[str, Any]:
@@ -23,9 +41,10 @@ def _segment(raw: Any, key: str | int) -> tuple[str, Any]:
     if isinstance(key, int):
         item = raw[key] if isinstance(raw, list) and key < len(raw) else None
         label = item.get("name") if isinstance(item, Mapping) else None
-        return (f"[{label}]" if isinstance(label, str) and label else f"[{key}]"), item
+        return (f"[{label}]" if isinstance(label, str) and _PLAIN.match(label) else f"[{key}]"), item
     child = raw.get(key) if isinstance(raw, Mapping) else None
-    return f".{key}", child
+    # A key a user could not have meant (spaces, newlines) is quoted so the path stays one line.
+    return (f".{key}" if _PLAIN.match(str(key)) else f"[{json.dumps(str(key))}]"), child
 
 
 def key_path(raw: Any, loc: tuple[str | int, ...]) -> str:
@@ -79,6 +98,21 @@ def _resolve_files(raw: dict[str, Any], read_file: Callable[[str], str], issues:
                 issues.append(ConfigIssue(f"vcenters[{name}].tls.caCertFile", f"cannot be read: {exc.strerror}"))
 
 
+def _partial_model(data: Mapping[str, Any]) -> StackConfig:
+    """A StackConfig of only the top-level sections that validate on their own."""
+    fields: dict[str, Any] = {}
+    for name, field in StackConfig.model_fields.items():
+        key = field.alias or name
+        if key in data and field.annotation is not None:
+            try:
+                fields[name] = TypeAdapter(field.annotation).validate_python(data[key])
+            except ValidationError:
+                continue
+        elif not field.is_required():
+            fields[name] = field.get_default(call_default_factory=True)
+    return StackConfig.model_construct(**fields)
+
+
 def load(
     raw: Mapping[str, Any],
     *,
@@ -99,7 +133,10 @@ def load(
     try:
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(issues + _issues_from(exc, data), stack) from None
+        structural = _issues_from(exc, data)
+        broken = {i.path.split(".")[0].split("[")[0] for i in structural}
+        partial = [i for i in check_partial(_partial_model(data)) if i.path.split(".")[0].split("[")[0] not in broken]
+        raise ConfigError(issues + structural + partial, stack) from None
     issues += check(cfg)
     if issues:
         raise ConfigError(issues, stack)

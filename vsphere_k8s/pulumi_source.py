@@ -13,11 +13,7 @@ from pulumi.runtime.config import is_config_secret
 
 from .config import StackConfig
 from .errors import ConfigError, ConfigIssue
-from .loader import SECRET_KEYS, TOP_LEVEL_KEYS, load
-
-# Keys inside an otherwise plain section that carry a credential; setting one with
-# `--secret --path` makes Pulumi treat the whole section as secret.
-NESTED_SECRETS = {"kubernetes": ("kubeconfig",)}
+from .loader import NESTED_SECRETS, SECRET_KEYS, TOP_LEVEL_KEYS, load
 
 
 def read_raw(config: pulumi.Config) -> tuple[dict[str, Any], list[ConfigIssue]]:

@@ -228,3 +228,12 @@ def test_render_is_readable_without_traceback() -> None:
     text = info.value.render()
     assert text.splitlines()[0] == "the configuration of stack 'sim' has 1 problem(s):"
     assert "Traceback" not in text
+
+
+def test_a_structural_error_does_not_hide_cross_field_ones() -> None:
+    raw = sim()
+    raw["kubernetes"]["podCidr"] = "bad"  # structural: the kubernetes section fails to parse
+    _dup_zone(raw)  # cross-field, in a section that parses
+    raw["nodePools"]["controlPlane"]["replicas"] = {"sim-a": 2}  # cross-field
+    paths = {i.split(":")[0] for i in issues_of(raw)}
+    assert {"kubernetes.podCidr", "topology.zones[sim-a]", "nodePools.controlPlane.replicas"} <= paths

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -45,6 +46,10 @@ junk = st.one_of(
 mutation = st.tuples(st.sampled_from(["replace", "delete", "duplicate", "rename"]), st.sampled_from(PATHS), junk)
 
 
+def _container(value: dict[str, Any] | list[Any]) -> Any:
+    return value
+
+
 def _apply(raw: dict[str, Any], op: str, path: Path_, value: Any) -> None:
     parent: Any = raw
     for key in path[:-1]:
@@ -53,6 +58,9 @@ def _apply(raw: dict[str, Any], op: str, path: Path_, value: Any) -> None:
         except (KeyError, IndexError, TypeError):
             return  # an earlier mutation removed this branch
     last = path[-1]
+    if not isinstance(parent, (dict, list)):
+        return  # an earlier mutation replaced this branch with a scalar
+    parent = _container(parent)
     try:
         current = parent[last]
     except (KeyError, IndexError, TypeError):
@@ -67,7 +75,12 @@ def _apply(raw: dict[str, Any], op: str, path: Path_, value: Any) -> None:
         parent[f"{last}X"] = parent.pop(last)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", "300")),
+    deadline=None,
+    derandomize=not os.environ.get("HYPOTHESIS_EXAMPLES"),
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.lists(mutation, min_size=1, max_size=3))
 def test_mutations_end_in_a_model_or_a_clear_error(mutations: list[tuple[str, Path_, Any]]) -> None:
     raw = copy.deepcopy(BASE)

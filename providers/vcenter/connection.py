@@ -1,0 +1,312 @@
+"""One vCenter session per provider process and endpoint, for SOAP (pyVmomi) and REST (tagging).
+
+Nothing happens at construction: the first call logs in. An expired session
+(vCenter restarted, idle timeout) logs in again transparently, transient
+failures are retried with bounded backoff, and every round trip is counted in
+:class:`ConnectionStats` so costs can be measured rather than guessed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import ssl
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import requests
+import urllib3
+from pyVmomi import vim
+
+from .retry import TRANSIENT_STATUS, RetryPolicy, VCenterError
+
+T = TypeVar("T")
+
+SESSION_PATH = "/rest/com/vmware/cis/session"
+SESSION_HEADER = "vmware-api-session-id"
+# Failures after which the same request is worth sending again.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionError,
+    http.client.HTTPException,
+    requests.ConnectionError,
+    requests.Timeout,
+    TimeoutError,
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where and how to reach one vCenter. Hashable (the session cache key); the password never prints."""
+
+    host: str
+    port: int = 443
+    username: str = ""
+    password: str = field(default="", repr=False)
+    insecure: bool = False
+    ca_cert: str | None = field(default=None, repr=False)
+    thumbprint: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+
+@dataclass
+class ConnectionStats:
+    soap_logins: int = 0
+    rest_logins: int = 0
+    soap_calls: int = 0
+    rest_calls: int = 0
+    rest_writes: int = 0
+    retries: int = 0
+
+    @property
+    def logins(self) -> int:
+        return self.soap_logins + self.rest_logins
+
+    @property
+    def round_trips(self) -> int:
+        return self.soap_calls + self.rest_calls
+
+
+def normalize_thumbprint(value: str) -> str:
+    return value.replace(":", "").strip().lower()
+
+
+def check_thumbprint(der_cert: bytes, expected: str) -> None:
+    """Refuse a server whose certificate does not match the configured SHA-1 or SHA-256 fingerprint."""
+    want = normalize_thumbprint(expected)
+    digest = hashlib.sha1 if len(want) == 40 else hashlib.sha256  # vCenter shows SHA-1 thumbprints
+    got = digest(der_cert).hexdigest()
+    if got != want:
+        raise VCenterError(f"the server's certificate fingerprint {got} does not match the configured thumbprint")
+
+
+class VCenterConnection:
+    def __init__(self, endpoint: Endpoint, retry: RetryPolicy | None = None) -> None:
+        self.endpoint = endpoint
+        self.retry = retry or RetryPolicy()
+        self.stats = ConnectionStats()
+        self._lock = threading.RLock()
+        self._si: Any = None
+        self._content: Any = None
+        self._rest: requests.Session | None = None
+        self._ca_file: str | None = None
+        self._fingerprint_checked = False
+
+    # --- TLS ---------------------------------------------------------------------------------
+    def _ssl_context(self) -> ssl.SSLContext:
+        ep = self.endpoint
+        if ep.insecure or ep.thumbprint:
+            # A thumbprint is checked against the peer certificate before any credential is sent.
+            return ssl._create_unverified_context()  # noqa: S323 - explicit opt-in or pinned fingerprint
+        if ep.ca_cert:
+            return ssl.create_default_context(cadata=ep.ca_cert)
+        return ssl.create_default_context()
+
+    def _verify_fingerprint(self) -> None:
+        if not self.endpoint.thumbprint or self._fingerprint_checked:
+            return
+        pem = ssl.get_server_certificate((self.endpoint.host, self.endpoint.port))
+        check_thumbprint(ssl.PEM_cert_to_DER_cert(pem), self.endpoint.thumbprint)
+        self._fingerprint_checked = True
+
+    def _requests_verify(self) -> bool | str:
+        ep = self.endpoint
+        if ep.insecure or ep.thumbprint:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            return False
+        if ep.ca_cert:
+            if self._ca_file is None:
+                fd, path = tempfile.mkstemp(prefix="vcenter-ca-", suffix=".pem")
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(ep.ca_cert)  # a public certificate, not a secret
+                self._ca_file = path
+            return self._ca_file
+        return True
+
+    # --- SOAP --------------------------------------------------------------------------------
+    def _soap_login(self) -> None:
+        from pyVim.connect import SmartConnect
+
+        self._verify_fingerprint()
+        ep = self.endpoint
+        try:
+            self._si = SmartConnect(  # type: ignore[no-untyped-call]
+                host=ep.host, port=ep.port, user=ep.username, pwd=ep.password, sslContext=self._ssl_context()
+            )
+        except vim.fault.InvalidLogin:
+            raise VCenterError(f"vCenter {ep.host}:{ep.port} refused the login of user {ep.username!r}") from None
+        self.stats.soap_logins += 1
+        self._content = self._si.RetrieveContent()
+
+    def _soap_relogin(self) -> None:
+        if self._si is None:
+            self._soap_login()
+            return
+        self._content.sessionManager.Login(self.endpoint.username, self.endpoint.password)
+        self.stats.soap_logins += 1
+
+    def service_content(self) -> Any:
+        """The ServiceInstance content (``vim.ServiceInstanceContent``), logging in on first use."""
+        with self._lock:
+            if self._si is None:
+                self._with_retries(self._soap_login, what="SOAP login")
+            return self._content
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run one SOAP round trip: counted, re-logged in once when the session expired, retried when transient."""
+        self.service_content()
+        relogged = False
+        delays = self.retry.delays()
+        while True:
+            self.stats.soap_calls += 1
+            try:
+                return fn()
+            except vim.fault.NotAuthenticated:
+                if relogged:
+                    raise
+                relogged = True
+                self._with_retries(self._soap_relogin, what="SOAP re-login")
+            except TRANSIENT_ERRORS as exc:
+                # A restarted vCenter drops the pooled connection first, then answers NotAuthenticated.
+                self._pause(delays, exc, "SOAP call")
+
+    # --- REST --------------------------------------------------------------------------------
+    def _rest_login(self) -> None:
+        self._verify_fingerprint()
+        session = self._rest or requests.Session()
+        session.verify = self._requests_verify()
+        session.headers.pop(SESSION_HEADER, None)
+        ep = self.endpoint
+        # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override a session's setting.
+        response = session.post(
+            ep.base_url + SESSION_PATH, auth=(ep.username, ep.password), verify=session.verify, timeout=30
+        )
+        self.stats.rest_logins += 1
+        if response.status_code in (401, 403):
+            raise VCenterError(f"vCenter {ep.host}:{ep.port} refused the REST login of user {ep.username!r}")
+        response.raise_for_status()
+        session.headers[SESSION_HEADER] = str(response.json()["value"])
+        self._rest = session
+
+    def rest(self, method: str, path: str, *, params: Any = None, json: Any = None, write: bool | None = None) -> Any:
+        """One REST round trip under /rest; returns the answer's ``value`` (None when empty).
+
+        ``write`` says whether the call changes anything (default: any method but GET);
+        the tagging API reads through POST actions, which pass ``write=False``.
+        """
+        is_write = method.upper() != "GET" if write is None else write
+        with self._lock:
+            if self._rest is None:
+                self._with_retries(self._rest_login, what="REST login")
+        assert self._rest is not None
+        relogged = False
+        delays = self.retry.delays()
+        while True:
+            self.stats.rest_calls += 1
+            self.stats.rest_writes += int(is_write)
+            try:
+                response = self._rest.request(
+                    method,
+                    self.endpoint.base_url + path,
+                    params=params,
+                    json=json,
+                    verify=self._rest.verify,
+                    timeout=60,
+                )
+            except TRANSIENT_ERRORS as exc:
+                self._pause(delays, exc, f"{method} {path}")
+                continue
+            if response.status_code == 401 and not relogged:
+                relogged = True
+                self._with_retries(self._rest_login, what="REST re-login")
+                continue
+            if response.status_code in TRANSIENT_STATUS:
+                self._pause(delays, VCenterError(f"HTTP {response.status_code}"), f"{method} {path}")
+                continue
+            if response.status_code >= 400:
+                raise VCenterError(f"{method} {path} failed with HTTP {response.status_code}: {_brief(response)}")
+            if not response.content:
+                return None
+            body = response.json()
+            return body.get("value") if isinstance(body, dict) else body
+
+    # --- shared ------------------------------------------------------------------------------
+    def _pause(self, delays: Any, exc: BaseException, what: str) -> None:
+        delay = next(delays, None)
+        if delay is None:
+            raise VCenterError(
+                f"{what} on {self.endpoint.host}:{self.endpoint.port} failed after "
+                f"{self.retry.attempts} attempts: {exc}"
+            ) from exc
+        self.stats.retries += 1
+        self.retry.sleep(delay)
+
+    def _with_retries(self, fn: Callable[[], None], *, what: str) -> None:
+        delays = self.retry.delays()
+        while True:
+            try:
+                fn()
+                return
+            except TRANSIENT_ERRORS as exc:
+                self._pause(delays, exc, what)
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 0
+                if status not in TRANSIENT_STATUS:
+                    raise VCenterError(f"{what} failed with HTTP {status}") from None
+                self._pause(delays, exc, what)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._si is not None:
+                from pyVim.connect import Disconnect
+
+                with contextlib.suppress(Exception):  # best effort on the way out
+                    Disconnect(self._si)  # type: ignore[no-untyped-call]
+                self._si = self._content = None
+            if self._rest is not None:
+                with contextlib.suppress(requests.RequestException):
+                    self._rest.delete(self.endpoint.base_url + SESSION_PATH, verify=self._rest.verify, timeout=10)
+                self._rest.close()
+                self._rest = None
+            if self._ca_file:
+                os.unlink(self._ca_file)
+                self._ca_file = None
+
+
+def _brief(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    value = body.get("value") if isinstance(body, dict) else body
+    if isinstance(value, dict) and value.get("messages"):
+        return "; ".join(str(m.get("default_message", m)) for m in value["messages"])
+    return str(value)[:200]
+
+
+_CONNECTIONS: dict[Endpoint, VCenterConnection] = {}
+_CONNECTIONS_LOCK = threading.Lock()
+
+
+def connection_for(endpoint: Endpoint) -> VCenterConnection:
+    """The process-wide connection for ``endpoint``: one session per vCenter and credential."""
+    with _CONNECTIONS_LOCK:
+        conn = _CONNECTIONS.get(endpoint)
+        if conn is None:
+            conn = _CONNECTIONS[endpoint] = VCenterConnection(endpoint)
+        return conn
+
+
+def forget_connections() -> None:
+    """Close and drop every cached connection (tests, and a provider process shutting down)."""
+    with _CONNECTIONS_LOCK:
+        for conn in _CONNECTIONS.values():
+            conn.close()
+        _CONNECTIONS.clear()
