@@ -472,6 +472,18 @@ class VSphereRoles(Model):
     csi_role_name: NonEmpty = "k8s-csi"
 
 
+class NodeBinding(Model):
+    """How each node is kept bound to its VM (providers/node_binding).
+
+    verify: wait for the CPI to set providerID and the topology labels, and fail on a
+    mismatch; enforce: write them (before or without the CPI) and repair drift; off: no bindings.
+    """
+
+    mode: Literal["verify", "enforce", "off"] = "verify"
+    # Covers the VM's boot, kubeadm join and the CPI's initialization of the node.
+    timeout_seconds: int = Field(default=900, ge=10, le=7200)
+
+
 # --------------------------------------------------------------------------- the stack
 
 
@@ -486,6 +498,7 @@ class StackConfig(Model):
     csi: Csi = Field(default_factory=Csi)
     storage_classes: list[StorageClass] = Field(default_factory=list)
     vsphere_roles: VSphereRoles = Field(default_factory=VSphereRoles)
+    node_binding: NodeBinding = Field(default_factory=NodeBinding)
 
     # Look-ups used everywhere; cheap enough to derive on demand.
     def vcenter(self, name: str) -> VCenter:

@@ -50,6 +50,9 @@ class Inputs(BaseModel):
     zone_category: str = Field(min_length=1)
     region_category: str = Field(min_length=1)
     vm_uuid: str | None = None  # BIOS UUID of the VM the stack created for this node
+    # Where the stack placed the VM (informational: the labels follow vCenter's tags, as the CPI's do).
+    expected_zone: str | None = None
+    expected_region: str | None = None
     mode: Mode = "verify"
     timeout_seconds: float = Field(default=600, gt=0)
     poll_seconds: float = Field(default=5, gt=0)

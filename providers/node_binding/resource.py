@@ -28,6 +28,8 @@ class NodeBindingArgs:
     thumbprint: str | None = None
     ca_cert: str | None = None
     vm_uuid: pulumi.Input[str] | None = None  # BIOS UUID of the VM the stack created for this node
+    expected_zone: str | None = None  # where the stack placed the VM (informational)
+    expected_region: str | None = None
     mode: Literal["verify", "enforce"] = "verify"
     timeout_seconds: float = 600
     poll_seconds: float = 5
@@ -62,6 +64,8 @@ class NodeBinding(Resource, module="vsphere", name="NodeBinding"):
             "zone_category": args.zone_category,
             "region_category": args.region_category,
             "vm_uuid": args.vm_uuid,
+            "expected_zone": args.expected_zone,
+            "expected_region": args.expected_region,
             "mode": args.mode,
             "timeout_seconds": args.timeout_seconds,
             "poll_seconds": args.poll_seconds,
