@@ -99,7 +99,7 @@ def read_snapshot(conn: Any, categories: tuple[str, ...], clock: Callable[[], fl
     vm_refs: dict[str, Any] = {}
     duplicates: dict[str, list[str]] = {}
     for ref, vm in inventory.vms.items():
-        if not vm.bios_uuid:
+        if not vm.bios_uuid or getattr(vm, "template", False):
             continue
         key = vm.bios_uuid.lower()
         if key in vm_names:
@@ -116,6 +116,7 @@ def read_snapshot(conn: Any, categories: tuple[str, ...], clock: Callable[[], fl
     )
 
 
+_TRANSPORT_BACKOFF = (0.2, 0.5, 1.0)
 _SNAPSHOTS: dict[Any, Snapshot] = {}
 _LOCKS: dict[Any, threading.Lock] = {}
 _GUARD = threading.Lock()
@@ -135,7 +136,17 @@ def snapshot(endpoint: Any, categories: tuple[str, ...], fresher_than: float | N
         cached = _SNAPSHOTS.get(key)
         if cached is not None and (fresher_than is None or cached.taken_at >= fresher_than):
             return cached
-        fresh = read_snapshot(connection_for(endpoint), categories)
+        conn = connection_for(endpoint)
+        for delay in (*_TRANSPORT_BACKOFF, None):
+            try:
+                fresh = read_snapshot(conn, categories)
+                break
+            except OSError:
+                # A vCenter that restarted drops the pooled TLS connection mid-request (SSLEOFError,
+                # reset): the next attempt opens a new one and the adapter logs in again.
+                if delay is None:
+                    raise
+                time.sleep(delay)
         _SNAPSHOTS[key] = fresh
         return fresh
 
