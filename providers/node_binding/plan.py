@@ -388,5 +388,5 @@ def wait_until(
             return WaitResult(value, attempts)
         remaining = deadline - clock()
         if remaining <= 0:
-            raise TimeoutError(f"{what}: not done after {timeout:g}s ({attempts} checks): {reason}")
+            raise TimeoutError(f"{what}: not done after {round(timeout, 1):g}s ({attempts} checks): {reason}")
         sleep(min(poll, remaining))

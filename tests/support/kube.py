@@ -56,6 +56,8 @@ class Emulator:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="kmock", daemon=True)
         self._server: kmock.Server | None = None
+        self._faults: dict[str, list[int | None]] = {"get": [], "patch": []}
+        self._after_get: list[Callable[[], None] | None] = []
         self.url = ""
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -129,26 +131,47 @@ class Emulator:
 
     # --- rules of a real API server, as reactions -------------------------------------------
     def enforce_node_rules(self) -> None:
-        """Program what a real API server does on node PATCH and the emulator lacks.
+        """Program what a real API server does on node requests and the emulator lacks.
 
         - "Node.spec.providerID is immutable once set" (ValidateNodeUpdate): a change of a
           non-empty providerID answers 422 Unprocessable Entity and stores nothing.
         - "Optimistic concurrency": a patch carrying metadata.resourceVersion that is not
           the stored one answers 409 Conflict and stores nothing; every accepted write
           increments resourceVersion.
+        - A failed request stores nothing (the emulator merges before reactions run: undone here).
+
+        One reaction per verb serves every node request, so that injected faults
+        (:meth:`fail_next`) and concurrent writers (:meth:`after_get`) apply in order.
         """
 
-        def react(request: Any) -> Any:
+        def get(request: Any) -> Any:
+            status = self._faults["get"].pop(0) if self._faults["get"] else None
+            if status is not None:
+                raise RuleViolation(status=status, reason="Injected", message=f"injected HTTP {status}")
+            key = (NODES, None, request.name)
+            if key not in self.handler.objects or self.handler.objects[key].deleted:
+                raise kmock.KubernetesObjectNotFoundError()
+            raw = copy.deepcopy(self.handler.objects[key].raw)
+            then = self._after_get.pop(0) if self._after_get else None
+            if then is not None:
+                then()  # someone else writes right after this read
+            return raw
+
+        def patch(request: Any) -> Any:
             obj = self.handler.objects[NODES, None, request.name]
             history = obj.history
             before = copy.deepcopy(history[-2].raw) if len(history) > 1 and history[-2] is not None else {}
+            status = self._faults["patch"].pop(0) if self._faults["patch"] else None
+            if status is not None:
+                history.append(before)
+                raise RuleViolation(status=status, reason="Injected", message=f"injected HTTP {status}")
             sent = request.data or {}
             old_pid = (before.get("spec") or {}).get("providerID") or ""
             new_pid = (sent.get("spec") or {}).get("providerID")
             sent_rv = (sent.get("metadata") or {}).get("resourceVersion")
             stored_rv = (before.get("metadata") or {}).get("resourceVersion")
             if sent_rv is not None and sent_rv != stored_rv:
-                history.append(before)  # the emulator already merged it: undo
+                history.append(before)
                 raise RuleViolation(
                     status=409,
                     reason="Conflict",
@@ -166,24 +189,22 @@ class Emulator:
             _bump(obj)
             return obj.raw
 
-        self.handler["patch", NODES] << react
+        self.handler["get", NODES] << get
+        self.handler["patch", NODES] << patch
 
-    def fail_next(self, method: str, statuses: list[int]) -> None:
-        """The next requests of ``method`` on nodes answer these statuses (then the normal answer)."""
-        pending = list(statuses)
+    def fail_next(self, method: str, statuses: list[int | None]) -> None:
+        """The next node requests of ``method`` answer these statuses (None: answered normally), storing nothing."""
+        self.on_loop(lambda: self._faults[method.lower()].extend(statuses))
 
-        def react(request: Any) -> Any:
-            if pending:
-                status = pending.pop(0)
-                raise RuleViolation(status=status, reason="ServiceUnavailable", message=f"injected HTTP {status}")
-            obj = self.handler.objects[NODES, None, request.name]
-            if obj.deleted:
-                raise kmock.KubernetesObjectNotFoundError()
-            if method.lower() == "patch":
-                _bump(obj)
-            return obj.raw
+    def after_get(self, write: Callable[[], None], *, skip: int = 0) -> None:
+        """Run ``write`` (on the emulator's loop) right after a node read: the next one after ``skip`` reads."""
+        self.on_loop(lambda: self._after_get.extend([None] * skip + [write]))
 
-        self.handler[method.lower(), NODES] ** 10 << react
+    def write_now(self, name: str, changes: dict[str, Any]) -> None:
+        """Like :meth:`patch_node`, but for use from the emulator's own loop (inside a reaction)."""
+        obj = self.handler.objects[NODES, None, name]
+        obj.patch(changes)
+        _bump(obj)
 
 
 def _bump(obj: Any) -> None:
