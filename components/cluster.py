@@ -105,51 +105,43 @@ class Cluster(pulumi.ComponentResource):
             self._outputs["cloudProvider"] = self.cloud_provider.outputs
         # [node-bindings] NodeBinding per node (providers/node_binding)
         self.bindings: dict[str, NodeBinding] = {}
-        if kube is not None and cfg.node_binding.mode != "off":
-            self.bindings = self._bind_nodes(name, cfg, kube)
+        if cfg.node_binding.mode != "off":
+            after: list[pulumi.Resource] = [kube.ready] if kube is not None else []
+            after += list(self.topology.attachments.values())  # zones tagged before they are read
+            if cfg.node_binding.mode == "verify" and getattr(self, "cloud_provider", None) is not None:
+                after.append(self.cloud_provider)  # verify waits for the CPI, so deploy it first (enforce needs none)
+            for n in self.nodes:
+                vc = cfg.vcenter(n.vcenter)
+                account = cfg.credentials[vc.name].program
+                self.bindings[n.key] = NodeBinding(
+                    f"{name}-bind-{n.key}",
+                    NodeBindingArgs(
+                        node_name=n.name,
+                        server=vc.server,
+                        port=vc.port,
+                        username=account.username,
+                        password=account.password.get_secret_value(),
+                        kubeconfig=self.kube.kubeconfig,
+                        zone_category=cfg.topology.zone_category,
+                        region_category=cfg.topology.region_category,
+                        insecure=vc.tls.insecure,
+                        thumbprint=vc.tls.thumbprint,
+                        ca_cert=vc.tls.ca_cert,
+                        vm_uuid=self.vms[n.key].uuid,
+                        vm_moid=self.vms[n.key].moid,
+                        expected_zone=n.zone,
+                        expected_region=n.region,
+                        mode=cfg.node_binding.mode,
+                        timeout_seconds=cfg.node_binding.timeout_seconds,
+                    ),
+                    pulumi.ResourceOptions(parent=self, depends_on=after),
+                )
             self._outputs["nodeBindings"] = {
-                n.name: {
-                    "vm": self.bindings[n.key].vm,
-                    "zone": self.bindings[n.key].zone,
-                    "region": self.bindings[n.key].region,
-                    "providerID": self.bindings[n.key].provider_id,
-                }
+                n.name: {"vm": b.bound_vm, "providerID": b.provider_id, "zone": b.zone, "region": b.region}
                 for n in self.nodes
+                for b in [self.bindings[n.key]]
             }
         self.register_outputs(self._outputs)
-
-    def _bind_nodes(self, name: str, cfg: StackConfig, kube: KubeAccess) -> dict[str, NodeBinding]:
-        """One NodeBinding per node, after its VM and the API server (and, in verify mode, the CPI)."""
-        ready = list(kube.ready) if isinstance(kube.ready, (list, tuple)) else [kube.ready]
-        cpi = [self.cloud_provider] if cfg.node_binding.mode == "verify" and hasattr(self, "cloud_provider") else []
-        bindings: dict[str, NodeBinding] = {}
-        for node in self.nodes:
-            vc = cfg.vcenter(node.vcenter)
-            credential = cfg.credentials[vc.name].for_cpi  # reads only: the CPI's read-only account suffices
-            vm = self.vms[node.key]
-            bindings[node.key] = NodeBinding(
-                f"{name}-binding-{node.key}",
-                NodeBindingArgs(
-                    node_name=node.name,
-                    server=vc.server,
-                    port=vc.port,
-                    username=pulumi.Output.secret(credential.username),
-                    password=pulumi.Output.secret(credential.password.get_secret_value()),
-                    kubeconfig=kube.kubeconfig,
-                    zone_category=cfg.topology.zone_category,
-                    region_category=cfg.topology.region_category,
-                    insecure=vc.tls.insecure,
-                    thumbprint=vc.tls.thumbprint,
-                    ca_cert=vc.tls.ca_cert,
-                    vm_uuid=vm.uuid,
-                    expected_zone=node.zone,
-                    expected_region=node.region,
-                    mode=cfg.node_binding.mode if cfg.node_binding.mode != "off" else "verify",
-                    timeout_seconds=cfg.node_binding.timeout_seconds,
-                ),
-                pulumi.ResourceOptions(parent=self, depends_on=[vm, *ready, *cpi]),
-            )
-        return bindings
 
     def exports(self) -> dict[str, Any]:
         return dict(self._outputs)

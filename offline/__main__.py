@@ -14,6 +14,7 @@ from pathlib import Path
 
 from vsphere_k8s.errors import ConfigError
 
+from . import policy_run
 from .preview import rendered_files, resources_json, tree_lines, type_counts, write_files
 from .program import ROOT, offline_config, run_program
 
@@ -25,6 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stack", default="sim", help="stack name: stacks/Pulumi.<stack>.yaml (default: sim)")
     parser.add_argument("--out", type=Path, help="folder for rendered files (default: build/preview/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="print the summary only, not the tree")
+    parser.add_argument("--no-policy", action="store_true", help="skip the policy pack (on by default)")
+    parser.add_argument(
+        "--policy-config", type=Path, help="pack config JSON (default: policies/config/<stack>.json if present)"
+    )
     return parser.parse_args(argv)
 
 
@@ -60,7 +65,20 @@ def main(argv: list[str] | None = None) -> int:
     write_files(out, files)
     (out / "resources.json").write_text(resources_json(run.recording))
     print(f"\nwrote {len(files)} rendered files and resources.json to {out}")
-    return 0
+    if args.no_policy:
+        return 0
+    # The same pack `pulumi preview --policy-pack policies` runs; mandatory violations fail the run.
+    try:
+        pack_file = args.policy_config or policy_run.default_pack_config(args.stack)
+        pack = policy_run.PackConfig.load(pack_file) if pack_file else None
+    except policy_run.PackConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report = policy_run.check(run.recording, pack)
+    print()
+    for line in policy_run.report_lines(report):
+        print(line)
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

@@ -221,7 +221,7 @@ def _install_defaults(m: VSphereMocks) -> None:
     m.resources[f"{inv}virtualMachine:VirtualMachine"] = vm
     # TagAttachment (providers/tag_attachment): as after a clean create, every target attached and owned.
     m.resources["pulumi-python:dynamic/vsphere:TagAttachment"] = _tag_attachment
-    # NodeBinding (providers/node_binding): as after a clean bind, the VM where the stack placed it.
+    # NodeBinding (providers/node_binding): as after a clean bind to the VM the stack created.
     m.resources["pulumi-python:dynamic/vsphere:NodeBinding"] = _node_binding
     m.resources[f"{inv}tagCategory:TagCategory"] = lambda a: {
         "__id": f"urn:vmomi:InventoryServiceCategory:{stable_uuid('cat', a.name)}:GLOBAL"
@@ -237,6 +237,25 @@ def _install_defaults(m: VSphereMocks) -> None:
     }
 
 
+def _node_binding(args: pmocks.MockResourceArgs) -> dict[str, Any]:
+    def arg(key: str) -> Any:
+        return _unwrap(args.inputs.get(key))[0]
+
+    zone, region, mode = arg("expected_zone"), arg("expected_region"), arg("mode")
+    labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": region}
+    return {
+        "__id": f"{arg('server')}/{arg('node_name')}",
+        "bound_vm": arg("vm_moid"),
+        "bound_vm_name": arg("node_name"),
+        "provider_id": f"vsphere://{str(arg('vm_uuid')).lower()}",
+        "zone": zone,
+        "region": region,
+        "labels": labels,
+        "owned_labels": labels if mode == "enforce" else {},
+        "drift": [],
+    }
+
+
 def _tag_attachment(args: pmocks.MockResourceArgs) -> dict[str, Any]:
     from providers.tag_attachment.plan import TargetSpec
 
@@ -248,29 +267,6 @@ def _tag_attachment(args: pmocks.MockResourceArgs) -> dict[str, Any]:
         "attached": keys,
         "owned": keys,
         "conflicts": {},
-    }
-
-
-def _node_binding(args: pmocks.MockResourceArgs) -> dict[str, Any]:
-    node = str(_plain(args.inputs.get("node_name")))
-    bios = str(_plain(args.inputs.get("vm_uuid")) or stable_uuid("vm", node))
-    zone, region = _plain(args.inputs.get("expected_zone")), _plain(args.inputs.get("expected_region"))
-    labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": region}
-    mode = _plain(args.inputs.get("mode"))
-    return {
-        "__id": node,
-        "vm": node,
-        "vm_moid": f"vm-{stable_id('vm', node)}",
-        "bios_uuid": bios,
-        "provider_id": f"vsphere://{bios}",
-        "zone": zone,
-        "region": region,
-        "zone_source": f"ClusterComputeResource {zone}",
-        "region_source": f"Datacenter {region}",
-        "observed_provider_id": f"vsphere://{bios}",
-        "observed_labels": labels,
-        "owned_labels": sorted(labels) if mode == "enforce" else [],
-        "drift": [],
     }
 
 

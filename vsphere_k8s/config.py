@@ -473,14 +473,13 @@ class VSphereRoles(Model):
 
 
 class NodeBinding(Model):
-    """How each node is kept bound to its VM (providers/node_binding).
+    """Binding each node to its VM (providers/node_binding): providerID and topology labels.
 
-    verify: wait for the CPI to set providerID and the topology labels, and fail on a
-    mismatch; enforce: write them (before or without the CPI) and repair drift; off: no bindings.
+    verify: wait for the CPI and fail on a mismatch; enforce: write them (before or
+    without the CPI); off: no NodeBinding resources.
     """
 
     mode: Literal["verify", "enforce", "off"] = "verify"
-    # Covers the VM's boot, kubeadm join and the CPI's initialization of the node.
     timeout_seconds: int = Field(default=900, ge=10, le=7200)
 
 

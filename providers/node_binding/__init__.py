@@ -1,0 +1,1 @@
+"""NodeBinding: a Kubernetes node bound to its vSphere VM (providerID, zone and region labels)."""

@@ -1,7 +1,8 @@
-"""Thin Kubernetes adapter for NodeBinding: read a node, merge-patch a node.
+"""Thin adapter over the kubernetes client: read a node, merge-patch it.
 
-The client is built from the kubeconfig text (a secret input), cached per process
-by the text's digest; nothing of it is kept on the provider object.
+One API client per kubeconfig per process (the kubeconfig is a secret input,
+so the provider object never holds it). Answers are read as raw JSON: the
+binding needs a handful of fields, not the client's models.
 """
 
 from __future__ import annotations
@@ -11,109 +12,111 @@ import json
 import threading
 from typing import Any
 
-from .plan import NodeFacts, Patch
+import urllib3
+import yaml
 
-MERGE_PATCH = "application/merge-patch+json"
-# 409: a conflicting write won (stale resourceVersion); 429: throttled; 5xx: the API server restarting.
-TRANSIENT_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+from providers.vcenter.retry import RetryPolicy
 
+from .plan import BindingError, NodeView
 
-class KubeError(RuntimeError):
-    """The API server refused a request (status and its message, never the request's credentials)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
+# 409 is handled by the caller (re-read, re-plan); these are worth the same request again.
+_TRANSIENT = frozenset({429, 500, 502, 503, 504})
 
 
-class ConflictError(KubeError):
-    """409: the node changed since it was read."""
+class ConflictError(BindingError):
+    """The node changed since it was read (HTTP 409 on a resourceVersion precondition)."""
 
 
-class TransientKubeError(KubeError):
-    """Worth trying again: 429, 5xx or no answer."""
+class KubeNodes:
+    def __init__(self, kubeconfig: str, retry: RetryPolicy | None = None) -> None:
+        from kubernetes import client, config
 
-
-_CLIENTS: dict[str, Any] = {}
-_LOCK = threading.Lock()
-
-
-def client_for(kubeconfig: str) -> Any:
-    """A CoreV1Api on ``kubeconfig`` (its current context), one per process and kubeconfig."""
-    import yaml
-    from kubernetes import client, config
-
-    digest = hashlib.sha256(kubeconfig.encode()).hexdigest()
-    with _LOCK:
-        api = _CLIENTS.get(digest)
-        if api is None:
-            api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))  # type: ignore[no-untyped-call,unused-ignore]
-            api = _CLIENTS[digest] = client.CoreV1Api(api_client)
-        return api
-
-
-def _error(exc: BaseException, what: str) -> KubeError:
-    from kubernetes.client.exceptions import ApiException
-
-    if isinstance(exc, ApiException):
-        status = int(exc.status or 0)
-        message = exc.reason or ""
         try:
-            body = json.loads(exc.body or "{}")
-            message = str(body.get("message") or message)
-        except (ValueError, AttributeError):
-            pass
-        text = f"{what}: HTTP {status}: {message}"
-        if status == 409:
-            return ConflictError(status, text)
-        if status in TRANSIENT_STATUS or status == 0:
-            return TransientKubeError(status, text)
-        return KubeError(status, text)
-    return TransientKubeError(0, f"{what}: {type(exc).__name__}: {exc}")
+            loaded = yaml.safe_load(kubeconfig)
+            api_client = config.new_client_from_config_dict(loaded)  # type: ignore[no-untyped-call]
+        except Exception as exc:  # the loader raises many types; none may echo the secret
+            raise BindingError(f"the kubeconfig for the node binding cannot be loaded ({type(exc).__name__})") from None
+        self.api = client.CoreV1Api(api_client)
+        self.retry = retry or RetryPolicy()
+        self.reads = 0
+        self.writes = 0
+
+    def get(self, name: str) -> NodeView:
+        self.reads += 1
+        body = self._call(f"read node {name}", lambda: self.api.read_node(name, _preload_content=False), name)
+        return NodeView(name, False) if body is None else node_view(body)
+
+    def patch(self, name: str, patch: dict[str, Any]) -> NodeView:
+        self.writes += 1
+        body = self._call(
+            f"patch node {name}",
+            lambda: self.api.patch_node(
+                name, patch, _preload_content=False, _content_type="application/merge-patch+json"
+            ),
+            name,
+        )
+        if body is None:
+            raise BindingError(f"node {name} disappeared while being patched")
+        return node_view(body)
+
+    def _call(self, what: str, fn: Any, name: str) -> dict[str, Any] | None:
+        from kubernetes.client.exceptions import ApiException
+
+        delays = self.retry.delays()
+        while True:
+            try:
+                response = fn()
+                return dict(json.loads(response.data))
+            except ApiException as exc:
+                status = int(exc.status or 0)
+                if status == 404:
+                    return None
+                if status == 409:
+                    raise ConflictError(f"{what}: the node changed since it was read (409 Conflict)") from None
+                if status not in _TRANSIENT:
+                    raise BindingError(f"{what} failed with HTTP {status}: {_reason(exc)}") from None
+                failure = f"HTTP {status}"
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                failure = type(exc).__name__
+            delay = next(delays, None)
+            if delay is None:
+                raise BindingError(f"{what} failed after {self.retry.attempts} attempts ({failure})")
+            self.retry.sleep(delay)
 
 
-def _facts(name: str, raw: dict[str, Any]) -> NodeFacts:
-    meta = raw.get("metadata") or {}
-    return NodeFacts(
-        name=name,
-        system_uuid=str(((raw.get("status") or {}).get("nodeInfo") or {}).get("systemUUID") or ""),
-        provider_id=str((raw.get("spec") or {}).get("providerID") or ""),
+def _reason(exc: Any) -> str:
+    try:
+        return str(json.loads(exc.body).get("message", ""))[:300]
+    except (TypeError, ValueError, AttributeError):
+        return str(exc.reason)
+
+
+def node_view(body: dict[str, Any]) -> NodeView:
+    meta = body.get("metadata") or {}
+    return NodeView(
+        name=str(meta.get("name", "")),
+        exists=True,
+        system_uuid=str(((body.get("status") or {}).get("nodeInfo") or {}).get("systemUUID") or ""),
+        provider_id=str((body.get("spec") or {}).get("providerID") or ""),
         labels=dict(meta.get("labels") or {}),
         resource_version=meta.get("resourceVersion"),
     )
 
 
-def _transport_errors() -> tuple[type[Exception], ...]:
-    import urllib3
-
-    return (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError)
+_CLIENTS: dict[str, KubeNodes] = {}
+_LOCK = threading.Lock()
 
 
-def get_node(api: Any, name: str) -> NodeFacts | None:
-    """The node, or None when it is not registered (404)."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        response = api.read_node(name, _preload_content=False, _request_timeout=30)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise _error(exc, f"reading node {name!r}") from None
-    except _transport_errors() as exc:
-        raise _error(exc, f"reading node {name!r}") from None
-    return _facts(name, json.loads(response.data))
+def nodes_for(kubeconfig: str) -> KubeNodes:
+    """The process-wide client for this kubeconfig (keyed by its digest, never by its text)."""
+    key = hashlib.sha256(kubeconfig.encode()).hexdigest()
+    with _LOCK:
+        found = _CLIENTS.get(key)
+        if found is None:
+            found = _CLIENTS[key] = KubeNodes(kubeconfig)
+        return found
 
 
-def patch_node(api: Any, name: str, patch: Patch) -> NodeFacts:
-    """Apply ``patch`` as a JSON merge patch; conditional on its resourceVersion when it has one."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        response = api.patch_node(
-            name, patch.body(), _content_type=MERGE_PATCH, _preload_content=False, _request_timeout=30
-        )
-    except ApiException as exc:
-        raise _error(exc, f"patching node {name!r}") from None
-    except _transport_errors() as exc:
-        raise _error(exc, f"patching node {name!r}") from None
-    return _facts(name, json.loads(response.data))
+def forget_clients() -> None:
+    with _LOCK:
+        _CLIENTS.clear()

@@ -1,8 +1,9 @@
-"""NodeBinding's dynamic provider: parse props, observe vCenter and the node, plan, apply.
+"""NodeBinding's dynamic provider: observe the node and its VM, plan, patch.
 
-The provider object holds nothing (Pulumi pickles it with dill into state): the vCenter
-session, the inventory snapshot and the Kubernetes client are looked up per call from
-the props and cached per process by the adapters.
+The provider object holds nothing (Pulumi pickles it with dill into state):
+credentials and the kubeconfig arrive as secret props, and the vCenter
+session, the inventory snapshot and the Kubernetes client are looked up per
+call from per-process caches.
 """
 
 from __future__ import annotations
@@ -26,177 +27,118 @@ from .plan import (
     OUTPUT_KEYS,
     BindingError,
     Inputs,
-    NodeFacts,
-    NodeNotRegisteredError,
-    Patch,
+    NodeView,
+    PendingError,
     State,
-    VmFacts,
-    applied,
+    desired,
     diff,
-    observed,
+    drift,
     parse_inputs,
     parse_state,
     plan,
-    plan_delete,
-    resolve_vm_uuid,
-    wait_until,
+    removal_patch,
+    select_vm,
 )
 
-# Bounded retries of one write: a 409 re-reads and re-plans, a transient error waits and resends.
-WRITE_ATTEMPTS = 5
-BACKOFF = (0.2, 0.5, 1.0, 2.0)
+POLL_SECONDS = 1.0
 
 
-class _Clock:
-    """Time as the provider sees it; tests replace nothing, they pass short timeouts."""
+def _vcenter(inputs: Inputs) -> Any:
+    from providers.vcenter.connection import Endpoint, connection_for
 
-    now: Callable[[], float] = staticmethod(time.monotonic)
-    sleep: Callable[[float], None] = staticmethod(time.sleep)
+    return connection_for(
+        Endpoint(
+            host=inputs.server,
+            port=inputs.port,
+            username=inputs.username,
+            password=inputs.password.get_secret_value(),
+            insecure=inputs.insecure,
+            ca_cert=inputs.ca_cert,
+            thumbprint=inputs.thumbprint,
+        )
+    )
 
 
-def _categories(inputs: Inputs) -> tuple[str, ...]:
-    return (inputs.zone_category, inputs.region_category)
+def _nodes(inputs: Inputs) -> Any:
+    from .kube import nodes_for
+
+    return nodes_for(inputs.kubeconfig.get_secret_value())
 
 
-def _vm(inputs: Inputs, node: NodeFacts) -> VmFacts:
-    """The node's VM and its placement, from the process's snapshot (refreshed once on a miss)."""
+def _observe(inputs: Inputs, node: NodeView, seen_at: float) -> tuple[Any, Any, Any]:
+    """(vm, placement, desired) for the node, from the shared snapshot (refreshed once if the VM is missing)."""
     from . import vcenter
 
-    endpoint = vcenter.endpoint_of(inputs)
-    started = _Clock.now()
-    snap = vcenter.snapshot(endpoint, _categories(inputs))
+    conn = _vcenter(inputs)
+    snap = vcenter.snapshot(conn, inputs.zone_category, inputs.region_category)
     try:
-        uuid = resolve_vm_uuid(node, inputs.vm_uuid, snap.vm_names)
+        vm = select_vm(inputs, node, snap.vms_by_uuid())
     except BindingError:
-        if snap.taken_at >= started:
+        if snap.taken_at > seen_at:
             raise
-        # A VM created (or moved) after the snapshot: look once more, in a fresh one.
-        snap = vcenter.snapshot(endpoint, _categories(inputs), fresher_than=started)
-        uuid = resolve_vm_uuid(node, inputs.vm_uuid, snap.vm_names)
-    return snap.facts(uuid, inputs.zone_category, inputs.region_category)
+        # The VM may be newer than the shared snapshot: read once more before failing.
+        snap = vcenter.snapshot(conn, inputs.zone_category, inputs.region_category, older_than=seen_at)
+        vm = select_vm(inputs, node, snap.vms_by_uuid())
+    placement = snap.placement(vm.moid, f"node {inputs.node_name} (VM {vm.name})")
+    return vm, placement, desired(vm, placement)
 
 
-def _api(inputs: Inputs) -> Any:
-    from . import kube
+def _outs(
+    props: dict[str, Any], node: NodeView, seen: tuple[Any, Any], owned: dict[str, str], found: list[str]
+) -> dict[str, Any]:
+    vm, placement = seen
+    from .plan import TOPOLOGY_LABELS
 
-    return kube.client_for(inputs.kubeconfig.get_secret_value())
-
-
-def _get(api: Any, name: str) -> NodeFacts | None:
-    """Read the node, retrying transient failures (bounded)."""
-    from . import kube
-
-    for delay in (*BACKOFF, None):
-        try:
-            return kube.get_node(api, name)
-        except kube.TransientKubeError:
-            if delay is None:
-                raise
-            _Clock.sleep(delay)
-    raise AssertionError("unreachable")
-
-
-def _write(api: Any, name: str, make: Callable[[NodeFacts | None], Patch]) -> tuple[NodeFacts | None, Patch]:
-    """Read, plan (``make``), patch; a 409 re-reads and re-plans. Returns the node as written and the patch."""
-    from . import kube
-
-    last: Exception | None = None
-    for attempt in range(WRITE_ATTEMPTS):
-        node = _get(api, name)
-        patch = make(node)
-        if node is None or patch.empty:
-            return node, patch
-        try:
-            return kube.patch_node(api, name, patch), patch
-        except kube.ConflictError as exc:  # someone wrote in between: read again
-            last = exc
-        except kube.TransientKubeError as exc:
-            last = exc
-            _Clock.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
-        except kube.KubeError as exc:
-            if exc.status == 422:
-                raise BindingError(f"the API server refused the change: {exc}") from None
-            raise
-    raise BindingError(f"node {name!r}: gave up after {WRITE_ATTEMPTS} attempts: {last}")
+    return {
+        **{k: v for k, v in props.items() if k not in OUTPUT_KEYS},
+        "bound_vm": vm.moid,
+        "bound_vm_name": vm.name,
+        "provider_id": node.provider_id or None,
+        "zone": placement.zone,
+        "region": placement.region,
+        "labels": {k: v for k, v in node.labels.items() if k in TOPOLOGY_LABELS},
+        "owned_labels": owned,
+        "drift": found,
+    }
 
 
-def _registered(inputs: Inputs, api: Any, deadline: float) -> NodeFacts:
-    def attempt() -> tuple[bool, NodeFacts | None, str]:
-        node = _get(api, inputs.node_name)
-        if node is None:
-            return False, None, "it is not registered in the API server"
-        if not (node.system_uuid or node.provider_id or inputs.vm_uuid):
-            return False, node, "it reports no systemUUID yet"
-        return True, node, ""
+def reconcile(
+    props: dict[str, Any], owned: dict[str, str] | None = None, *, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
+    """Bind the node: wait (bounded) for it and, in verify mode, for the CPI; write what enforce mode owns."""
+    inputs = parse_inputs(props)
+    kube = _nodes(inputs)
+    deadline = time.monotonic() + inputs.timeout_seconds
+    owned = dict(owned or {})
+    while True:
+        seen_at = time.monotonic()
+        node = kube.get(inputs.node_name)
+        waiting: tuple[str, ...]
+        if not node.exists:
+            waiting = (f"node {inputs.node_name} has not registered with the API server",)
+        else:
+            vm, placement, want = _observe(inputs, node, seen_at)
+            step = plan(inputs, node, want, placement, owned)
+            if step.problems:
+                raise BindingError("; ".join(step.problems))
+            owned = step.owned_labels
+            if step.patch is not None:
+                from .kube import ConflictError
 
-    try:
-        found = wait_until(
-            f"node {inputs.node_name!r}",
-            attempt,
-            timeout=max(deadline - _Clock.now(), 0.0),
-            poll=inputs.poll_seconds,
-            clock=_Clock.now,
-            sleep=_Clock.sleep,
-        )
-    except TimeoutError as error:
-        raise NodeNotRegisteredError(str(error)) from None
-    assert found.value is not None
-    return found.value
-
-
-def _bind(inputs: Inputs, owned_before: list[str]) -> dict[str, Any]:
-    """Create/update: wait for the node, find its VM, then enforce or verify. Returns the outputs."""
-    deadline = _Clock.now() + inputs.timeout_seconds
-    api = _api(inputs)
-    node = _registered(inputs, api, deadline)
-    vm = _vm(inputs, node)
-    if inputs.mode == "enforce":
-        owned: list[str] = list(owned_before)
-
-        def make(current: NodeFacts | None) -> Patch:
-            if current is None:
-                raise NodeNotRegisteredError(f"node {inputs.node_name!r} disappeared while being bound")
-            outcome = plan("enforce", current, vm, owned_before)
-            owned[:] = outcome.owned_labels
-            return outcome.patch
-
-        before, patch = _write(api, inputs.node_name, make)
-        assert before is not None
-        after = before if patch.empty else applied(before, patch)
-        return observed(after, vm, inputs.mode, owned)
-
-    def attempt() -> tuple[bool, tuple[NodeFacts | None, tuple[str, ...]], str]:
-        current = _get(api, inputs.node_name)
-        if current is None:
-            return False, (None, ()), "it is no longer registered"
-        outcome = plan("verify", current, vm, owned_before)
-        if outcome.status == "mismatch":
-            raise BindingError(
-                f"node {inputs.node_name!r} does not match its VM {vm.name!r}: " + "; ".join(outcome.problems)
-            )
-        return outcome.status == "bound", (current, outcome.owned_labels), "; ".join(outcome.problems)
-
-    try:
-        result = wait_until(
-            f"node {inputs.node_name!r} to be initialized by the CPI",
-            attempt,
-            timeout=max(deadline - _Clock.now(), 0.0),
-            poll=inputs.poll_seconds,
-            clock=_Clock.now,
-            sleep=_Clock.sleep,
-        )
-    except TimeoutError as error:
-        raise BindingError(str(error)) from None
-    current, owned_now = result.value
-    return observed(current, vm, inputs.mode, owned_now)
-
-
-def _outs(props: dict[str, Any], observed_outs: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: v for k, v in props.items() if k not in OUTPUT_KEYS}, **observed_outs}
+                try:
+                    node = kube.patch(inputs.node_name, step.patch)
+                except ConflictError:
+                    continue  # someone (the CPI) wrote first: read again and re-plan
+            if not step.pending:
+                return _outs(props, node, (vm, placement), owned, [])
+            waiting = step.pending
+        if time.monotonic() >= deadline:
+            raise PendingError(f"timed out after {inputs.timeout_seconds}s: " + "; ".join(waiting))
+        sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0.0)))
 
 
 class NodeBindingProvider(ResourceProvider):
-    """Bind a Kubernetes node to its vSphere VM: providerID and topology labels, drift shown and repaired."""
+    """Bind a Kubernetes node to its VM: providerID and topology labels, verified or enforced."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         try:
@@ -214,45 +156,33 @@ class NodeBindingProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = parse_inputs(props)
-        return CreateResult(inputs.node_name, _outs(props, _bind(inputs, [])))
-
-    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        previous = parse_state(olds)
-        inputs = parse_inputs(news)
-        owned = previous.owned_labels if previous.node_name == inputs.node_name else []
-        return UpdateResult(_outs(news, _bind(inputs, owned)))
+        outs = reconcile(props)
+        return CreateResult(f"{inputs.server}/{inputs.node_name}", outs)
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        """Observe once (no waiting): the node's labels and providerID against where its VM is now."""
         state = parse_state(props)
-        node = _get(_api(state), state.node_name)
-        vm: VmFacts | None = None
-        outs: dict[str, Any]
-        if node is not None:
-            try:
-                vm = _vm(state, node)
-            except BindingError as error:
-                outs = observed(node, None, state.mode, state.owned_labels)
-                outs["drift"] = [f"VM not found: {error}"]
-                return ReadResult(id_, _outs(props, {**_kept(state), **outs, **_kept_vm(state)}))
-        outs = observed(node, vm, state.mode, state.owned_labels)
-        if vm is None:
-            outs.update(_kept_vm(state))
-        return ReadResult(id_, _outs(props, outs))
+        node = _nodes(state).get(state.node_name)
+        if not node.exists:
+            return ReadResult(id_, {**props, "drift": [f"node {state.node_name} is gone from the API server"]})
+        vm, placement, want = _observe(state, node, time.monotonic())
+        found = drift(node, want, placement, state)
+        owned = {k: v for k, v in state.owned_labels.items() if node.labels.get(k) == v}
+        outs = _outs(props, node, (vm, placement), owned, found)
+        # Keep the zone we bound to: a VM moved since shows as drift until update.
+        if state.zone and state.zone != placement.zone:
+            outs["zone"], outs["region"] = state.zone, state.region
+        return ReadResult(id_, outs)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        previous: State = parse_state(olds)
+        return UpdateResult(reconcile(news, previous.owned_labels))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove only the labels this resource wrote, where they still hold its value; never providerID."""
         state = parse_state(props)
         if not state.owned_labels:
             return
-        _write(_api(state), state.node_name, lambda node: plan_delete(state, node))
-
-
-def _kept(state: State) -> dict[str, Any]:
-    return {"owned_labels": list(state.owned_labels)}
-
-
-def _kept_vm(state: State) -> dict[str, Any]:
-    """What the last successful observation said of the VM (when it cannot be looked up now)."""
-    keys = ("vm", "vm_moid", "bios_uuid", "provider_id", "zone", "region", "zone_source", "region_source")
-    return {k: getattr(state, k) for k in keys}
+        kube = _nodes(state)
+        node = kube.get(state.node_name)
+        patch = removal_patch(node, state.owned_labels) if node.exists else None
+        if patch is not None:
+            kube.patch(state.node_name, patch)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import Resource
 
+from .plan import SECRET_KEYS, Mode
 from .provider import NodeBindingProvider
-
-# Credentials and the kubeconfig: secret in, and kept secret in state (read/update/delete need them).
-SECRET_KEYS = ("username", "password", "kubeconfig")
 
 
 @dataclass
@@ -27,28 +25,23 @@ class NodeBindingArgs:
     insecure: bool = False
     thumbprint: str | None = None
     ca_cert: str | None = None
-    vm_uuid: pulumi.Input[str] | None = None  # BIOS UUID of the VM the stack created for this node
-    expected_zone: str | None = None  # where the stack placed the VM (informational)
+    vm_uuid: pulumi.Input[str] | None = None  # BIOS UUID of the VM the stack created
+    vm_moid: pulumi.Input[str] | None = None
+    expected_zone: str | None = None
     expected_region: str | None = None
-    mode: Literal["verify", "enforce"] = "verify"
-    timeout_seconds: float = 600
-    poll_seconds: float = 5
+    mode: Mode = "verify"
+    timeout_seconds: int = 600
 
 
 class NodeBinding(Resource, module="vsphere", name="NodeBinding"):
-    node_name: pulumi.Output[str]
-    vm: pulumi.Output[str]  # VM name
-    vm_moid: pulumi.Output[str]
-    bios_uuid: pulumi.Output[str]
-    provider_id: pulumi.Output[str]  # vsphere://<bios uuid>
+    bound_vm: pulumi.Output[str]  # moid of the node's VM
+    bound_vm_name: pulumi.Output[str]
+    provider_id: pulumi.Output[str]
     zone: pulumi.Output[str]
     region: pulumi.Output[str]
-    zone_source: pulumi.Output[str]
-    region_source: pulumi.Output[str]
-    observed_provider_id: pulumi.Output[str]
-    observed_labels: pulumi.Output[dict[str, str]]
-    owned_labels: pulumi.Output[list[str]]
-    drift: pulumi.Output[list[str]]
+    labels: pulumi.Output[dict[str, str]]  # the topology labels on the node, as last read
+    owned_labels: pulumi.Output[dict[str, str]]  # labels this binding wrote: what delete removes
+    drift: pulumi.Output[list[str]]  # differences found by the last read (refresh); update repairs
 
     def __init__(self, name: str, args: NodeBindingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
@@ -64,21 +57,17 @@ class NodeBinding(Resource, module="vsphere", name="NodeBinding"):
             "zone_category": args.zone_category,
             "region_category": args.region_category,
             "vm_uuid": args.vm_uuid,
+            "vm_moid": args.vm_moid,
             "expected_zone": args.expected_zone,
             "expected_region": args.expected_region,
             "mode": args.mode,
             "timeout_seconds": args.timeout_seconds,
-            "poll_seconds": args.poll_seconds,
-            "vm": None,
-            "vm_moid": None,
-            "bios_uuid": None,
+            "bound_vm": None,
+            "bound_vm_name": None,
             "provider_id": None,
             "zone": None,
             "region": None,
-            "zone_source": None,
-            "region_source": None,
-            "observed_provider_id": None,
-            "observed_labels": None,
+            "labels": None,
             "owned_labels": None,
             "drift": None,
         }

@@ -1,157 +1,113 @@
-"""Thin vCenter adapter for NodeBinding: one snapshot of VMs and topology tags serves every node.
+"""The vCenter side of NodeBinding: one snapshot of inventory and topology tags per run.
 
-A snapshot costs a constant number of round trips whatever the number of nodes: one
-inventory read (ContainerView + PropertyCollector), one category list, one tag list
-per topology category and one batched attached-objects call. It is cached per
-process and vCenter, so all bindings of one provider process share it; a lookup
-that misses (a VM created after the snapshot) refreshes it once.
+A snapshot is one ContainerView/PropertyCollector read plus, per category, the
+tag list and one batched attached-objects call: a constant number of round
+trips whatever the number of nodes. Bindings in the same provider process (one
+``pulumi up``) share it for ``max_age`` seconds.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from vsphere_k8s.topology import Ancestor, TopologyError, placement
+from providers.vcenter.connection import VCenterConnection
+from providers.vcenter.inventory import Inventory, read_inventory
+from providers.vcenter.tagging import ObjectRef, TaggingClient
+from vsphere_k8s.topology import Placement, TopologyError, placement_of
 
-from .plan import BindingError, VmFacts
+from .plan import VmView
+
+SNAPSHOT_MAX_AGE = 30.0
 
 
 @dataclass(frozen=True)
 class Snapshot:
+    inventory: Inventory
+    zone_tags: Mapping[ObjectRef, frozenset[str]]
+    region_tags: Mapping[ObjectRef, frozenset[str]]
+    zone_category: str
+    region_category: str
     taken_at: float
-    inventory: Any  # providers.vcenter.inventory.Inventory
-    vm_names: dict[str, str]  # BIOS UUID -> VM name (several VMs with one UUID: see duplicates)
-    vm_refs: dict[str, Any]  # BIOS UUID -> ObjectRef
-    duplicates: dict[str, list[str]]  # BIOS UUID -> VM names, when more than one VM has it
-    tags_on: dict[Any, dict[str, tuple[str, ...]]]  # ObjectRef -> category name -> tag names
 
-    def ancestors(self, ref: Any) -> list[Ancestor]:
-        chain = []
-        for parent in self.inventory.ancestors(ref):
-            obj = self.inventory.objects.get(parent)
-            chain.append(
-                Ancestor(f"{parent.type}:{parent.id}", obj.name if obj else parent.id, self.tags_on.get(parent, {}))
-            )
-        return chain
+    def vms_by_uuid(self) -> dict[str, VmView]:
+        return {u: VmView(vm.ref.id, vm.name, u) for u, vm in self.inventory.vm_by_bios_uuid().items()}
 
-    def facts(self, bios_uuid: str, zone_category: str, region_category: str) -> VmFacts:
-        if bios_uuid in self.duplicates:
-            raise BindingError(f"BIOS UUID {bios_uuid} is shared by VMs {', '.join(self.duplicates[bios_uuid])}")
-        ref = self.vm_refs[bios_uuid]
-        name = self.vm_names[bios_uuid]
-        try:
-            where = placement(name, self.ancestors(ref), zone_category, region_category)
-        except TopologyError as error:
-            raise BindingError(str(error)) from None
-        return VmFacts(
-            name=name,
-            moid=ref.id,
-            bios_uuid=bios_uuid,
-            zone=where.zone.tag,
-            region=where.region.tag,
-            zone_source=f"{where.zone.ref.split(':', 1)[0]} {where.zone.name}",
-            region_source=f"{where.region.ref.split(':', 1)[0]} {where.region.name}",
+    def placement(self, moid: str, subject: str) -> Placement:
+        ref = ObjectRef("VirtualMachine", moid)
+        if ref not in self.inventory.vms:
+            raise TopologyError(f"{subject}: VM {moid} is not in the inventory")
+        ancestors = self.inventory.ancestors(ref)
+        describe = {a: f"{a.type} {self._name(a)}" for a in ancestors}
+        return placement_of(
+            ancestors,
+            self.zone_tags,
+            self.region_tags,
+            zone_category=self.zone_category,
+            region_category=self.region_category,
+            subject=subject,
+            describe=describe,
         )
 
-
-def endpoint_of(inputs: Any) -> Any:
-    from providers.vcenter.connection import Endpoint  # type: ignore[import-not-found,unused-ignore]
-
-    return Endpoint(
-        host=inputs.server,
-        port=inputs.port,
-        username=inputs.username,
-        password=inputs.password.get_secret_value(),
-        insecure=inputs.insecure,
-        ca_cert=inputs.ca_cert,
-        thumbprint=inputs.thumbprint,
-    )
+    def _name(self, ref: ObjectRef) -> str:
+        obj = self.inventory.objects.get(ref)
+        return obj.name if obj is not None else ref.id
 
 
-def read_snapshot(conn: Any, categories: tuple[str, ...], clock: Callable[[], float] = time.monotonic) -> Snapshot:
-    """Inventory and topology tags, in a constant number of round trips."""
-    from providers.vcenter.inventory import read_inventory  # type: ignore[import-not-found,unused-ignore]
-    from providers.vcenter.tagging import TaggingClient  # type: ignore[import-not-found,unused-ignore]
+def _category_tags(tagging: TaggingClient, category: str) -> dict[ObjectRef, frozenset[str]]:
+    found = tagging.category_by_name(category)
+    if found is None:
+        raise TopologyError(f"tag category {category!r} does not exist in vCenter {tagging.conn.endpoint.host}")
+    tags = {t.id: t.name for t in tagging.tags_for_category(found.id)}
+    carried: dict[ObjectRef, set[str]] = {}
+    for tag_id, objects in tagging.attached_objects(list(tags)).items():
+        for obj in objects:
+            carried.setdefault(obj, set()).add(tags[tag_id])
+    return {ref: frozenset(names) for ref, names in carried.items()}
 
-    started = clock()
-    inventory = read_inventory(conn)
+
+def read_snapshot(conn: VCenterConnection, zone_category: str, region_category: str) -> Snapshot:
     tagging = TaggingClient(conn)
-    by_id = {c.name: c for c in tagging.categories()}
-    missing = [c for c in categories if c not in by_id]
-    if missing:
-        names = ", ".join(map(repr, missing))
-        raise BindingError(f"tag categor{'y' if len(missing) == 1 else 'ies'} {names} not found in vCenter")
-    tag_names: dict[str, tuple[str, str]] = {}  # tag id -> (category name, tag name)
-    for category in categories:
-        for tag in tagging.tags_for_category(by_id[category].id):
-            tag_names[tag.id] = (category, tag.name)
-    tags_on: dict[Any, dict[str, list[str]]] = {}
-    if tag_names:
-        for tag_id, objects in tagging.attached_objects(sorted(tag_names)).items():
-            category, name = tag_names[tag_id]
-            for obj in objects:
-                tags_on.setdefault(obj, {}).setdefault(category, []).append(name)
-    vm_names: dict[str, str] = {}
-    vm_refs: dict[str, Any] = {}
-    duplicates: dict[str, list[str]] = {}
-    for ref, vm in inventory.vms.items():
-        if not vm.bios_uuid or getattr(vm, "template", False):
-            continue
-        key = vm.bios_uuid.lower()
-        if key in vm_names:
-            duplicates.setdefault(key, [vm_names[key]]).append(vm.name)
-        vm_names[key] = vm.name
-        vm_refs[key] = ref
     return Snapshot(
-        taken_at=started,
-        inventory=inventory,
-        vm_names=vm_names,
-        vm_refs=vm_refs,
-        duplicates=duplicates,
-        tags_on={obj: {c: tuple(sorted(n)) for c, n in cats.items()} for obj, cats in tags_on.items()},
+        inventory=read_inventory(conn),
+        zone_tags=_category_tags(tagging, zone_category),
+        region_tags=_category_tags(tagging, region_category),
+        zone_category=zone_category,
+        region_category=region_category,
+        taken_at=time.monotonic(),
     )
 
 
-_TRANSPORT_BACKOFF = (0.2, 0.5, 1.0)
-_SNAPSHOTS: dict[Any, Snapshot] = {}
-_LOCKS: dict[Any, threading.Lock] = {}
-_GUARD = threading.Lock()
+_SNAPSHOTS: dict[tuple[int, str, str], Snapshot] = {}
+_LOCK = threading.Lock()
 
 
-def snapshot(endpoint: Any, categories: tuple[str, ...], fresher_than: float | None = None) -> Snapshot:
-    """The process's snapshot for this vCenter and categories; re-read when older than ``fresher_than``.
-
-    Concurrent callers share one read. A failed read caches nothing.
-    """
-    from providers.vcenter.connection import connection_for  # type: ignore[import-not-found,unused-ignore]
-
-    key = (endpoint, categories)
-    with _GUARD:
-        lock = _LOCKS.setdefault(key, threading.Lock())
-    with lock:
-        cached = _SNAPSHOTS.get(key)
-        if cached is not None and (fresher_than is None or cached.taken_at >= fresher_than):
-            return cached
-        conn = connection_for(endpoint)
-        for delay in (*_TRANSPORT_BACKOFF, None):
-            try:
-                fresh = read_snapshot(conn, categories)
-                break
-            except OSError:
-                # A vCenter that restarted drops the pooled TLS connection mid-request (SSLEOFError,
-                # reset): the next attempt opens a new one and the adapter logs in again.
-                if delay is None:
-                    raise
-                time.sleep(delay)
-        _SNAPSHOTS[key] = fresh
-        return fresh
+def snapshot(
+    conn: VCenterConnection,
+    zone_category: str,
+    region_category: str,
+    *,
+    max_age: float = SNAPSHOT_MAX_AGE,
+    older_than: float | None = None,
+) -> Snapshot:
+    """The shared snapshot for this connection, read again when older than ``max_age`` or taken before
+    ``older_than`` (a monotonic time: "I need something newer than what I saw")."""
+    key = (id(conn), zone_category, region_category)
+    with _LOCK:  # concurrent bindings wait for one read instead of each doing their own
+        found = _SNAPSHOTS.get(key)
+        now = time.monotonic()
+        stale = found is None or now - found.taken_at > max_age
+        if found is not None and older_than is not None and found.taken_at <= older_than:
+            stale = True
+        if stale:
+            found = _SNAPSHOTS[key] = read_snapshot(conn, zone_category, region_category)
+        assert found is not None
+        return found
 
 
 def forget_snapshots() -> None:
-    """Drop cached snapshots: what a new provider process (the next run) starts with."""
-    with _GUARD:
+    """Drop every snapshot: the next binding reads vCenter again (as a new ``pulumi up`` would)."""
+    with _LOCK:
         _SNAPSHOTS.clear()

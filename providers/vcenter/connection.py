@@ -36,6 +36,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     requests.ConnectionError,
     requests.Timeout,
     TimeoutError,
+    # A restarted vCenter closes pooled TLS connections mid-request.
+    ssl.SSLEOFError,
+    ssl.SSLZeroReturnError,
 )
 
 

@@ -1,19 +1,13 @@
-"""NodeBinding against vcsim and the Kubernetes emulator (or a real vCenter and cluster).
+"""NodeBinding end to end: vcsim (or a real vCenter) for VMs and tags, kmock's emulator for the API server.
 
-Real targets: VSPHERE_SERVER/USER/PASSWORD (see tests/support/vcsim.py) and KUBECONFIG_LIVE
-(test Node objects are created and deleted). On a real vCenter, name two clusters of one
-datacenter with BINDING_TEST_DC / BINDING_TEST_CLUSTER_A / BINDING_TEST_CLUSTER_B; each
-needs a powered VM the test may vMotion between them. The API server rules and failure
-injections always run on the emulator.
-
-Every provider call goes through a provider object restored from dill, as Pulumi stores
-it; ``new_run()`` drops the per-process snapshot, as a new provider process starts empty.
+Each test plays the kubelet (registers the node with its systemUUID) and, where
+it matters, the CPI or an administrator (edits the node). API-server rules the
+emulator does not know are added as named guards (tests/support/kube.py).
 """
 
 from __future__ import annotations
 
-import base64
-import os
+import pickle
 import threading
 import time
 import uuid
@@ -23,567 +17,376 @@ from typing import Any
 
 import dill
 import pytest
-from pulumi.dynamic.dynamic import serialize_provider
 from pyVmomi import vim
 
-from providers.node_binding import vcenter as snapshots
-from providers.node_binding.plan import REGION_LABEL, ZONE_LABEL, BindingError, NodeNotRegisteredError
-from providers.node_binding.plan import diff as plan_diff
+from providers.node_binding import kube as kube_adapter
+from providers.node_binding import vcenter as vc_adapter
+from providers.node_binding.plan import REGION_LABEL, ZONE_LABEL, BindingError, PendingError, diff
 from providers.node_binding.provider import NodeBindingProvider
-from providers.vcenter.connection import Endpoint, VCenterConnection, connection_for
-from providers.vcenter.inventory import Inventory, VmInfo, read_inventory
-from providers.vcenter.retry import RetryPolicy
+from providers.vcenter.connection import Endpoint, connection_for
+from providers.vcenter.inventory import read_inventory
 from providers.vcenter.tagging import ObjectRef, TaggingClient
-from tests.support.kube import Emulator, RealCluster, real_cluster_from_env
-from tests.support.vcsim import VCenterTarget, Vcsim, real_vcenter_from_env
-from vsphere_k8s.topology import swap_system_uuid
+from tests.support.kube import KubeEmulator, provider_id_immutable, resource_version_precondition
+from tests.support.vcsim import VCenterTarget, Vcsim
+from vsphere_k8s.topology import swap_uuid_byte_order
 
 pytestmark = pytest.mark.live
 
-DC = os.environ.get("BINDING_TEST_DC", "DC0")
-CLUSTER_A = os.environ.get("BINDING_TEST_CLUSTER_A", "DC0_C0")
-CLUSTER_B = os.environ.get("BINDING_TEST_CLUSTER_B", "DC0_C1")
-
-
-# ------------------------------------------------------------------ targets
+ASSOCIABLE = ["Datacenter", "ClusterComputeResource", "HostSystem"]
 
 
 @dataclass
-class VCenter:
-    target: VCenterTarget
-    sim: Vcsim | None  # None on a real vCenter
+class World:
+    """Tags on the simulator's inventory: region on DC0, zone-a on DC0_C0, zone-b on DC0_C1."""
 
-    @property
-    def endpoint(self) -> Endpoint:
-        t = self.target
-        return Endpoint(host=t.host, port=t.port, username=t.username, password=t.password, insecure=t.insecure)
-
-
-@pytest.fixture(scope="module")
-def vc() -> Iterator[VCenter]:
-    """A simulator of this module's own (the restart test must not disturb other modules), or a real vCenter."""
-    real = real_vcenter_from_env()
-    if real is not None:
-        yield VCenter(real, None)
-        return
-    sim = Vcsim()
-    target = sim.start()
-    try:
-        yield VCenter(target, sim)
-    finally:
-        snapshots.forget_snapshots()
-        sim.stop()
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    emu = Emulator().start()
-    emu.enforce_node_rules()
-    try:
-        yield emu
-    finally:
-        emu.stop()
-
-
-@pytest.fixture(scope="module")
-def cluster(emulator: Emulator) -> Iterator[Emulator | RealCluster]:
-    """Where bindings run: a real cluster when KUBECONFIG_LIVE is set, else the emulator."""
-    real = real_cluster_from_env()
-    if real is None:
-        yield emulator
-        return
-    try:
-        yield real
-    finally:
-        real.cleanup()
-
-
-@dataclass
-class Topology:
+    endpoint: Endpoint
     zone_category: str
     region_category: str
     tags: dict[str, str]  # tag name -> id
-    cluster_a: ObjectRef
-    cluster_b: ObjectRef
-    datacenter: ObjectRef
+    vms: dict[str, tuple[str, str]]  # VM name -> (moid, BIOS UUID)
+    hosts: dict[str, str]  # host name -> moid
+    clusters: dict[str, str]  # cluster name -> moid
 
 
-def _setup_conn(vc: VCenter) -> VCenterConnection:
-    # Not the provider's cached connection: test setup must not count in the provider's costs.
-    return VCenterConnection(vc.endpoint, RetryPolicy(attempts=6, base_delay=0.1))
+def _endpoint(target: VCenterTarget) -> Endpoint:
+    return Endpoint(target.host, target.port, target.username, target.password, insecure=target.insecure)
 
 
-def _tag(vc: VCenter, suffix: str, inv: Inventory) -> Topology:
-    tagging = TaggingClient(_setup_conn(vc))
-    types = ["Datacenter", "ClusterComputeResource", "HostSystem"]
-    zone_cat = tagging.create_category(f"k8s-zone-{suffix}", "SINGLE", types)
-    region_cat = tagging.create_category(f"k8s-region-{suffix}", "SINGLE", types)
+def build_world(target: VCenterTarget) -> World:
+    endpoint = _endpoint(target)
+    conn = connection_for(endpoint)
+    tagging = TaggingClient(conn)
+    suffix = uuid.uuid4().hex[:6]
+    zone_cat = tagging.create_category(f"k8s-zone-{suffix}", "SINGLE", ASSOCIABLE)
+    region_cat = tagging.create_category(f"k8s-region-{suffix}", "SINGLE", ASSOCIABLE)
     tags = {
-        "zone-a": tagging.create_tag(f"zone-a-{suffix}", zone_cat),
-        "zone-b": tagging.create_tag(f"zone-b-{suffix}", zone_cat),
-        "region-1": tagging.create_tag(f"region-1-{suffix}", region_cat),
+        "zone-a": tagging.create_tag("zone-a", zone_cat),
+        "zone-b": tagging.create_tag("zone-b", zone_cat),
+        "region-1": tagging.create_tag("region-1", region_cat),
     }
+    inv = read_inventory(conn)
     by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
-    topo = Topology(
+    tagging.attach(tags["region-1"], by_name[("Datacenter", "DC0")])
+    tagging.attach(tags["zone-a"], by_name[("ClusterComputeResource", "DC0_C0")])
+    tagging.attach(tags["zone-b"], by_name[("ClusterComputeResource", "DC0_C1")])
+    return World(
+        endpoint,
         f"k8s-zone-{suffix}",
         f"k8s-region-{suffix}",
         tags,
-        by_name[("ClusterComputeResource", CLUSTER_A)],
-        by_name[("ClusterComputeResource", CLUSTER_B)],
-        by_name[("Datacenter", DC)],
+        {vm.name: (vm.ref.id, vm.bios_uuid) for vm in inv.vms.values()},
+        {o.name: o.ref.id for o in inv.objects.values() if o.ref.type == "HostSystem"},
+        {o.name: o.ref.id for o in inv.objects.values() if o.ref.type == "ClusterComputeResource"},
     )
-    tagging.attach(tags["zone-a"], topo.cluster_a)
-    tagging.attach(tags["zone-b"], topo.cluster_b)
-    tagging.attach(tags["region-1"], topo.datacenter)
-    return topo
 
 
 @pytest.fixture(scope="module")
-def topo(vc: VCenter) -> Iterator[Topology]:
-    suffix = uuid.uuid4().hex[:8]
-    topology = _tag(vc, suffix, read_inventory(_setup_conn(vc)))
-    yield topology
-    if vc.sim is None:  # a real vCenter keeps what we made: detach our tags
-        tagging = TaggingClient(_setup_conn(vc))
-        for tag in topology.tags.values():
-            for obj in tagging.attached_objects([tag]).get(tag, []):
-                tagging.detach(tag, obj)
+def world(vcenter: VCenterTarget) -> World:
+    if not vcenter.simulated:
+        pytest.skip("builds its own tags on the simulator's DC0_C0/DC0_C1 inventory")
+    return build_world(vcenter)
 
 
-def _vms(vc: VCenter, cluster_name: str) -> list[VmInfo]:
-    inv = read_inventory(_setup_conn(vc))
-    out = []
-    for vm in inv.vms.values():
-        chain = inv.ancestors(vm.ref)
-        if not vm.template and any(inv.objects[r].name == cluster_name for r in chain[1:2] if r in inv.objects):
-            out.append(vm)
-    return sorted(out, key=lambda v: v.name)
+@pytest.fixture
+def k8s() -> Iterator[KubeEmulator]:
+    emulator = KubeEmulator().start()
+    vc_adapter.forget_snapshots()  # each test is a new `pulumi up`: a new provider process
+    kube_adapter.forget_clients()
+    yield emulator
+    emulator.stop()
 
 
-def _suffix(zone: str, topo: Topology) -> str:
-    return zone + "-" + topo.zone_category.rsplit("-", 1)[-1]
-
-
-# ------------------------------------------------------------------ the provider as Pulumi runs it
-
-
-def provider() -> NodeBindingProvider:
-    restored = dill.loads(base64.b64decode(serialize_provider(NodeBindingProvider())))  # noqa: S301 - our own bytes
-    assert isinstance(restored, NodeBindingProvider) and vars(restored) == {}
-    return restored
-
-
-def new_run() -> None:
-    """What a new provider process starts with: no snapshot (the vCenter session cache stays per process)."""
-    snapshots.forget_snapshots()
-
-
-def props(
-    vc: VCenter,
-    kube: Any,
-    topo: Topology,
-    node: str,
-    *,
-    vm_uuid: str | None = None,
-    mode: str = "enforce",
-    timeout: float = 5,
-) -> dict[str, Any]:
-    t = vc.target
-    return {
+def props(world: World, k8s: KubeEmulator, node: str, **extra: Any) -> dict[str, Any]:
+    ep = world.endpoint
+    base: dict[str, Any] = {
         "node_name": node,
-        "server": t.host,
-        "port": t.port,
-        "username": t.username,
-        "password": t.password,
-        "insecure": t.insecure,
-        "thumbprint": None,
-        "ca_cert": None,
-        "kubeconfig": kube.kubeconfig(),
-        "zone_category": topo.zone_category,
-        "region_category": topo.region_category,
-        "vm_uuid": vm_uuid,
-        "expected_zone": None,
-        "expected_region": None,
-        "mode": mode,
-        "timeout_seconds": timeout,
-        "poll_seconds": 0.1,
+        "server": ep.host,
+        "port": ep.port,
+        "username": ep.username,
+        "password": ep.password,
+        "insecure": ep.insecure,
+        "kubeconfig": k8s.kubeconfig(),
+        "zone_category": world.zone_category,
+        "region_category": world.region_category,
+        "mode": "enforce",
+        "timeout_seconds": 5,
     }
+    return {**base, **extra}
 
 
-def create(p: dict[str, Any]) -> dict[str, Any]:
-    result = provider().create(p)
-    assert result.id == p["node_name"] and result.outs is not None
-    return dict(result.outs)
+@dataclass
+class Result:
+    id: str
+    outs: dict[str, Any]
 
 
-def read(state: dict[str, Any]) -> dict[str, Any]:
-    result = provider().read(state["node_name"], state)
-    assert result.outs is not None
-    return dict(result.outs)
+class Binding:
+    """The provider as the engine drives it, with the results' outs typed as present."""
+
+    def __init__(self) -> None:
+        self.provider = NodeBindingProvider()
+
+    def create(self, news: dict[str, Any]) -> Result:
+        done = self.provider.create(news)
+        assert done.outs is not None
+        return Result(str(done.id), done.outs)
+
+    def read(self, id_: str, olds: dict[str, Any]) -> Result:
+        done = self.provider.read(id_, olds)
+        assert done.outs is not None
+        return Result(id_, done.outs)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> Result:
+        done = self.provider.update(id_, olds, news)
+        assert done.outs is not None
+        return Result(id_, done.outs)
+
+    def delete(self, id_: str, olds: dict[str, Any]) -> None:
+        self.provider.delete(id_, olds)
 
 
-def update(state: dict[str, Any], news: dict[str, Any]) -> dict[str, Any]:
-    result = provider().update(state["node_name"], state, news)
-    assert result.outs is not None
-    return dict(result.outs)
+def system_uuid_of(world: World, vm: str) -> str:
+    """What a Linux guest on old SMBIOS reports: the BIOS UUID with its first three groups byte-swapped."""
+    return swap_uuid_byte_order(world.vms[vm][1])
 
 
-def node_name(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+def our_writes(k8s: KubeEmulator) -> int:
+    return int(kube_adapter.nodes_for(k8s.kubeconfig()).writes)
 
 
-def rv(kube: Any, name: str) -> str:
-    return str(kube.node(name)["metadata"]["resourceVersion"])
-
-
-# ------------------------------------------------------------------ bind and label
-
-
-def test_enforce_binds_by_byte_swapped_system_uuid_and_labels(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("enforce")
-    cluster.add_node(name, swap_system_uuid(vm.bios_uuid))  # what a Linux guest reports
-    new_run()
-    outs = create(props(vc, cluster, topo, name))
-    pid = f"vsphere://{vm.bios_uuid}"
-    assert (outs["vm"], outs["vm_moid"], outs["bios_uuid"], outs["provider_id"]) == (
-        vm.name,
-        vm.ref.id,
-        vm.bios_uuid,
-        pid,
+def test_enforce_binds_by_system_uuid_then_rerun_writes_nothing(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    moid, bios = world.vms["DC0_C0_RP0_VM0"]
+    outs = created.outs
+    assert (outs["bound_vm"], outs["provider_id"], outs["zone"], outs["region"]) == (
+        moid,
+        f"vsphere://{bios}",
+        "zone-a",
+        "region-1",
     )
-    zone, region = f"zone-a-{_tail(topo)}", f"region-1-{_tail(topo)}"
-    assert (outs["zone"], outs["region"]) == (zone, region)
-    assert outs["zone_source"] == f"ClusterComputeResource {CLUSTER_A}"
-    assert outs["region_source"] == f"Datacenter {DC}"
-    assert outs["observed_labels"] == {ZONE_LABEL: zone, REGION_LABEL: region}
-    assert outs["owned_labels"] == sorted([ZONE_LABEL, REGION_LABEL]) and outs["drift"] == []
-    stored = cluster.node(name)
-    assert stored["spec"]["providerID"] == pid
-    assert {k: stored["metadata"]["labels"][k] for k in (ZONE_LABEL, REGION_LABEL)} == {
-        ZONE_LABEL: zone,
-        REGION_LABEL: region,
-    }
-    assert stored["metadata"]["labels"]["kubernetes.io/os"] == "linux"  # other labels untouched
+    node = k8s.node("n0")
+    assert node["spec"]["providerID"] == f"vsphere://{bios}"
+    assert {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}.items() <= node["metadata"]["labels"].items()
+    assert outs["owned_labels"] == {REGION_LABEL: "region-1", ZONE_LABEL: "zone-a"}
+    assert "password" not in str({k: v for k, v in outs.items() if k not in ("password", "username", "kubeconfig")})
+    writes = our_writes(k8s)
+    assert writes == 1  # providerID and both labels in one patch
+    # Nothing changed: read, diff and update write nothing.
+    read = provider.read(created.id, outs)
+    assert read.outs["drift"] == []
+    assert diff(read.outs, props(world, k8s, "n0")).changes == ()
+    provider.update(created.id, read.outs, props(world, k8s, "n0"))
+    assert our_writes(k8s) == writes
 
 
-def _tail(topo: Topology) -> str:
-    return topo.zone_category.rsplit("-", 1)[-1]
+def test_one_inventory_read_serves_every_node(world: World, k8s: KubeEmulator) -> None:
+    names = ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_C1_RP0_VM0", "DC0_C1_RP0_VM1"]
+    for i, vm in enumerate(names):
+        k8s.register_node(f"n{i}", system_uuid_of(world, vm))
+    conn = connection_for(world.endpoint)
+    before = (conn.stats.soap_calls, conn.stats.rest_calls)
+    provider = Binding()
+    threads = [threading.Thread(target=provider.create, args=(props(world, k8s, f"n{i}"),)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    zones = [k8s.node(f"n{i}")["metadata"]["labels"][ZONE_LABEL] for i in range(4)]
+    assert zones == ["zone-a", "zone-a", "zone-b", "zone-b"]
+    soap, rest = conn.stats.soap_calls - before[0], conn.stats.rest_calls - before[1]
+    # One snapshot: view + retrieve + destroy; per category: list, get each, tags, get each tag, attached-on-tags.
+    assert soap == 3
+    assert rest <= 2 * (1 + 1 + 1 + 3 + 1) + len(TaggingClient(conn).categories())
 
 
-def test_many_nodes_share_one_session_and_one_snapshot(vc: VCenter, emulator: Emulator, topo: Topology) -> None:
-    vms = _vms(vc, CLUSTER_A) + _vms(vc, CLUSTER_B)
-    names = [node_name(f"batch{i}") for i in range(len(vms))]
-    for name, vm in zip(names, vms, strict=True):
-        emulator.add_node(name, swap_system_uuid(vm.bios_uuid))
-    new_run()
-    conn = connection_for(vc.endpoint)
-    conn.service_content()  # the session exists before we count (earlier tests may have made it)
-    before = (conn.stats.logins, conn.stats.soap_calls, conn.stats.rest_calls)
-    threads = [threading.Thread(target=create, args=(props(vc, emulator, topo, n),)) for n in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    zones = {n: emulator.labels(n)[ZONE_LABEL] for n in names}
-    assert sorted(set(zones.values())) == [f"zone-a-{_tail(topo)}", f"zone-b-{_tail(topo)}"]
-    after = (conn.stats.logins, conn.stats.soap_calls, conn.stats.rest_calls)
-    # One inventory read (CreateContainerView, RetrievePropertiesEx, DestroyView) for all nodes, no login;
-    # REST: the category list and the tags of two categories, then one attached-objects call.
-    assert after[0] - before[0] == 0
-    assert after[1] - before[1] == 3
-    rest_one_snapshot = after[2] - before[2]
-    new_run()
-    emulator.add_node(extra := node_name("one"), swap_system_uuid(vms[0].bios_uuid))
-    mid = conn.stats.rest_calls
-    create(props(vc, emulator, topo, extra))
-    assert conn.stats.rest_calls - mid == rest_one_snapshot  # the same for one node as for all of them
+def test_verify_waits_for_the_cpi_and_writes_nothing(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C1_RP0_VM0"))
+    _, bios = world.vms["DC0_C1_RP0_VM0"]
+
+    def cpi() -> None:
+        time.sleep(1.5)
+        k8s.edit_node(
+            "n0",
+            {
+                "spec": {"providerID": f"vsphere://{bios}"},
+                "metadata": {"labels": {ZONE_LABEL: "zone-b", REGION_LABEL: "region-1"}},
+            },
+        )
+
+    threading.Thread(target=cpi).start()
+    started = time.monotonic()
+    outs = Binding().create(props(world, k8s, "n0", mode="verify")).outs
+    assert time.monotonic() - started >= 1.0
+    assert outs["zone"] == "zone-b" and outs["owned_labels"] == {}
+    assert our_writes(k8s) == 0
 
 
-# ------------------------------------------------------------------ verify mode
+def test_verify_reports_a_cpi_mismatch(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C1_RP0_VM0"))
+    k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: "zone-a"}}})
+    with pytest.raises(
+        BindingError, match=r"node n0: label topology.kubernetes.io/zone is 'zone-a', its VM is in 'zone-b'"
+    ):
+        Binding().create(props(world, k8s, "n0", mode="verify"))
 
 
-def _cpi_later(kube: Any, name: str, labels: dict[str, str], pid: str, delay: float = 0.4) -> threading.Thread:
-    def run() -> None:
-        time.sleep(delay)
-        kube.patch_node(name, {"spec": {"providerID": pid, "taints": None}, "metadata": {"labels": labels}})
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread
+def test_a_node_that_never_registers_times_out_naming_it(world: World, k8s: KubeEmulator) -> None:
+    started = time.monotonic()
+    with pytest.raises(PendingError, match=r"timed out after 1s: node ghost-1 has not registered"):
+        Binding().create(props(world, k8s, "ghost-1", timeout_seconds=1))
+    assert time.monotonic() - started < 5
 
 
-def test_verify_waits_for_the_cpi_and_writes_nothing(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("verify")
-    cluster.add_node(name, swap_system_uuid(vm.bios_uuid))
-    zone, region = f"zone-a-{_tail(topo)}", f"region-1-{_tail(topo)}"
-    patches = cluster.count("patch") if isinstance(cluster, Emulator) else None
-    cpi = _cpi_later(cluster, name, {ZONE_LABEL: zone, REGION_LABEL: region}, f"vsphere://{vm.bios_uuid}")
-    new_run()
-    outs = create(props(vc, cluster, topo, name, mode="verify", vm_uuid=vm.bios_uuid))
-    cpi.join()
-    assert outs["observed_labels"] == {ZONE_LABEL: zone, REGION_LABEL: region}
-    assert outs["observed_provider_id"] == f"vsphere://{vm.bios_uuid}"
-    assert outs["owned_labels"] == [] and outs["drift"] == []
-    if patches is not None:
-        assert cluster.count("patch") == patches  # the CPI wrote (directly); the binding did not
+def test_provider_id_of_another_vm_fails_and_leaves_other_nodes_alone(world: World, k8s: KubeEmulator) -> None:
+    _, other = world.vms["DC0_C1_RP0_VM1"]
+    stack_moid, stack_uuid = world.vms["DC0_C0_RP0_VM0"]
+    k8s.register_node("bad", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    k8s.edit_node("bad", {"spec": {"providerID": f"vsphere://{other}"}})
+    k8s.register_node("good", system_uuid_of(world, "DC0_C0_RP0_VM1"))
+    provider = Binding()
+    with pytest.raises(BindingError, match=r"node bad: its providerID vsphere://\S+ names VM DC0_C1_RP0_VM1"):
+        provider.create(props(world, k8s, "bad", vm_uuid=stack_uuid, vm_moid=stack_moid))
+    assert k8s.node("bad")["spec"]["providerID"] == f"vsphere://{other}"
+    assert ZONE_LABEL not in k8s.node("bad")["metadata"]["labels"]
+    assert provider.create(props(world, k8s, "good")).outs["zone"] == "zone-a"
 
 
-def test_verify_reports_a_cpi_mismatch_naming_label_and_tag(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("mismatch")
-    wrong = {ZONE_LABEL: f"zone-b-{_tail(topo)}", REGION_LABEL: f"region-1-{_tail(topo)}"}
-    cluster.add_node(name, swap_system_uuid(vm.bios_uuid), f"vsphere://{vm.bios_uuid}", wrong)
-    new_run()
-    with pytest.raises(BindingError) as caught:
-        create(props(vc, cluster, topo, name, mode="verify", timeout=30))
-    message = str(caught.value)
-    assert f"node '{name}' does not match its VM '{vm.name}'" in message
-    assert f"label {ZONE_LABEL} is 'zone-b-{_tail(topo)}', but VM '{vm.name}' is in 'zone-a-{_tail(topo)}'" in message
-    assert f"(tag on ClusterComputeResource {CLUSTER_A})" in message
-    assert cluster.labels(name)[ZONE_LABEL] == f"zone-b-{_tail(topo)}"  # verify never writes
+def test_binds_by_the_stacks_vm_when_the_guest_reports_vmware_order(world: World, k8s: KubeEmulator) -> None:
+    moid, bios = world.vms["DC0_C1_RP0_VM1"]
+    k8s.register_node("n0", bios)  # SMBIOS 2.6+ guests report the BIOS UUID unswapped
+    outs = Binding().create(props(world, k8s, "n0", vm_uuid=bios.upper(), vm_moid=moid)).outs
+    assert outs["bound_vm"] == moid and outs["provider_id"] == f"vsphere://{bios}"
 
 
-def test_verify_times_out_naming_what_the_cpi_has_not_done(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("nocpi")
-    cluster.add_node(name, swap_system_uuid(vm.bios_uuid))
-    new_run()
-    with pytest.raises(BindingError) as caught:
-        create(props(vc, cluster, topo, name, mode="verify", timeout=1))
-    message = str(caught.value)
-    assert message.startswith(f"node '{name}' to be initialized by the CPI: not done after")
-    assert f"spec.providerID is not set yet (expected vsphere://{vm.bios_uuid})" in message
+def test_conflict_on_a_stale_version_rereads_and_keeps_the_cpis_value(world: World, k8s: KubeEmulator) -> None:
+    _, bios = world.vms["DC0_C0_RP0_VM0"]
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    em = k8s.em
+    em.guards["resourceVersion precondition"] = resource_version_precondition
+    em.guards["providerID immutable"] = provider_id_immutable
+    raced: list[int] = []
+
+    def cpi_races(request: Any, current: dict[str, Any] | None) -> tuple[int, str] | None:
+        # The CPI initializes the node just after our read: the stored version moves on.
+        if not raced and ((request.data or {}).get("spec") or {}).get("providerID"):
+            raced.append(1)
+            key = next(k for k in em.objects if k[2] == "n0")
+            em.objects[key].patch({"spec": {"providerID": f"vsphere://{bios}"}, "metadata": {"resourceVersion": "99"}})
+        return None
+
+    em.guards = {"cpi": cpi_races, **em.guards}
+    outs = Binding().create(props(world, k8s, "n0")).outs
+    assert raced == [1]
+    assert outs["provider_id"] == f"vsphere://{bios}"
+    [(rule, _, refused)] = em.refused
+    assert rule == "resourceVersion precondition" and refused["spec"]["providerID"] == f"vsphere://{bios}"
+    # Read again, re-planned: the CPI's providerID stays, only the labels are written.
+    assert k8s.writes_to("n0") == [{"metadata": {"labels": {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}}}]
 
 
-# ------------------------------------------------------------------ idempotence, drift, repair, delete
-
-
-def test_nothing_changed_means_no_diff_and_zero_writes(vc: VCenter, emulator: Emulator, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("idle")
-    emulator.add_node(name, swap_system_uuid(vm.bios_uuid))
-    p = props(vc, emulator, topo, name, vm_uuid=vm.bios_uuid)
-    state = create(p)
-    version = rv(emulator, name)
-    patches = emulator.count("patch")
-    new_run()
-    state = read(state)
-    assert state["drift"] == []
-    assert NodeBindingProvider().diff(name, state, p).changes is False
-    new_run()
-    update(state, p)  # even when asked to update, nothing needs writing
-    assert emulator.count("patch") == patches and rv(emulator, name) == version
-
-
-def test_label_removed_or_edited_by_hand_is_shown_and_repaired(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("drift")
-    cluster.add_node(name, swap_system_uuid(vm.bios_uuid))
-    p = props(vc, cluster, topo, name, vm_uuid=vm.bios_uuid)
-    state = create(p)
-    cluster.patch_node(name, {"metadata": {"labels": {ZONE_LABEL: None, REGION_LABEL: "edited"}}})
-    new_run()
-    state = read(state)
-    assert state["observed_labels"] == {REGION_LABEL: "edited"}
-    assert state["drift"] == [
-        f"label {ZONE_LABEL} is missing (VM '{vm.name}' is in 'zone-a-{_tail(topo)}', "
-        f"tag on ClusterComputeResource {CLUSTER_A})",
-        f"label {REGION_LABEL} is 'edited', but VM '{vm.name}' is in 'region-1-{_tail(topo)}' (tag on Datacenter {DC})",
+def test_refresh_shows_a_removed_label_and_update_repairs_it(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: None, REGION_LABEL: "elsewhere"}}})
+    read = provider.read(created.id, created.outs)
+    assert read.outs["drift"] == [
+        "node n0: label topology.kubernetes.io/zone removed (want 'zone-a')",
+        "node n0: label topology.kubernetes.io/region is 'elsewhere', want 'region-1'",
     ]
-    diff = NodeBindingProvider().diff(name, state, p)
-    assert diff.changes is True and diff.replaces == []
-    new_run()
-    state = update(state, p)
-    assert state["drift"] == []
-    labels = cluster.labels(name)
-    assert (labels[ZONE_LABEL], labels[REGION_LABEL]) == (f"zone-a-{_tail(topo)}", f"region-1-{_tail(topo)}")
+    assert read.outs["owned_labels"] == {}  # an edited label is no longer ours to delete
+    changed = diff(read.outs, props(world, k8s, "n0"))
+    assert changed.changes == ("drift", "labels") and changed.replaces == ()
+    repaired = provider.update(created.id, read.outs, props(world, k8s, "n0")).outs
+    labels = k8s.node("n0")["metadata"]["labels"]
+    assert (labels[ZONE_LABEL], labels[REGION_LABEL]) == ("zone-a", "region-1")
+    assert repaired["drift"] == []
 
 
-def _relocate(vc: VCenter, vm: VmInfo, cluster_ref: ObjectRef) -> None:
-    conn = _setup_conn(vc)
+def relocate(target: VCenterTarget, vm_moid: str, host_moid: str, cluster_moid: str) -> None:
+    """A vMotion: move the VM to a host (and the resource pool) of another cluster."""
+    conn = connection_for(_endpoint(target))
     content = conn.service_content()
     stub = content.rootFolder._stub
-    target = vim.ClusterComputeResource(cluster_ref.id, stub)
-    host = target.host[0]
-    task = vim.VirtualMachine(vm.ref.id, stub).RelocateVM_Task(vim.vm.RelocateSpec(host=host, pool=target.resourcePool))
-    deadline = time.monotonic() + 60
-    while task.info.state in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.1)
+    vm = vim.VirtualMachine(vm_moid, stub)
+    cluster = vim.ClusterComputeResource(cluster_moid, stub)
+    spec = vim.vm.RelocateSpec(host=vim.HostSystem(host_moid, stub), pool=cluster.resourcePool)
+    task = vm.RelocateVM_Task(spec)
+    deadline = time.monotonic() + 30
+    while task.info.state not in ("success", "error") and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert task.info.state == "success", task.info.error
 
 
-def test_vmotion_into_another_zone_is_drift_and_relabelled(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[-1]
-    name = node_name("vmotion")
-    cluster.add_node(name, swap_system_uuid(vm.bios_uuid))
-    p = props(vc, cluster, topo, name, vm_uuid=vm.bios_uuid)
-    state = create(p)
-    assert state["zone"] == f"zone-a-{_tail(topo)}"
-    _relocate(vc, vm, topo.cluster_b)  # DRS or a person moves it; the CPI never relabels after init
-    try:
-        new_run()
-        state = read(state)
-        assert (state["zone"], state["zone_source"]) == (f"zone-b-{_tail(topo)}", f"ClusterComputeResource {CLUSTER_B}")
-        assert state["observed_labels"][ZONE_LABEL] == f"zone-a-{_tail(topo)}"
-        assert state["drift"] == [
-            f"label {ZONE_LABEL} is 'zone-a-{_tail(topo)}', but VM '{vm.name}' is in 'zone-b-{_tail(topo)}' "
-            f"(tag on ClusterComputeResource {CLUSTER_B})"
-        ]
-        assert "observed_labels" in plan_diff(state, p).changes
-        new_run()
-        state = update(state, p)
-        assert cluster.labels(name)[ZONE_LABEL] == f"zone-b-{_tail(topo)}" and state["drift"] == []
-    finally:
-        _relocate(vc, vm, topo.cluster_a)
-
-
-def test_delete_removes_only_the_labels_it_wrote(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("delete")
-    cluster.add_node(name, swap_system_uuid(vm.bios_uuid))
-    state = create(props(vc, cluster, topo, name, vm_uuid=vm.bios_uuid))
-    cluster.patch_node(name, {"metadata": {"labels": {REGION_LABEL: "set-by-someone-else"}}})
-    provider().delete(name, state)
-    stored = cluster.node(name)
-    assert ZONE_LABEL not in stored["metadata"]["labels"]
-    assert stored["metadata"]["labels"][REGION_LABEL] == "set-by-someone-else"
-    assert stored["spec"]["providerID"] == f"vsphere://{vm.bios_uuid}"  # providerID is never removed
-
-
-def test_delete_after_verify_writes_nothing(vc: VCenter, emulator: Emulator, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("cpidone")
-    labels = {ZONE_LABEL: f"zone-a-{_tail(topo)}", REGION_LABEL: f"region-1-{_tail(topo)}"}
-    emulator.add_node(name, swap_system_uuid(vm.bios_uuid), f"vsphere://{vm.bios_uuid}", labels)
-    state = create(props(vc, emulator, topo, name, mode="verify"))
-    patches = emulator.count("patch")
-    provider().delete(name, state)
-    assert emulator.count("patch") == patches and emulator.labels(name)[ZONE_LABEL] == labels[ZONE_LABEL]
-
-
-# ------------------------------------------------------------------ failures
-
-
-def test_provider_id_naming_another_vm_fails_clearly_and_writes_nothing(
-    vc: VCenter, cluster: Any, topo: Topology
+def test_vmotion_to_another_zone_shows_drift_and_enforce_relabels(
+    world: World, k8s: KubeEmulator, vcenter: VCenterTarget
 ) -> None:
-    mine, other = _vms(vc, CLUSTER_A)[0], _vms(vc, CLUSTER_B)[0]
-    name = node_name("wrongvm")
-    cluster.add_node(name, swap_system_uuid(mine.bios_uuid), f"vsphere://{other.bios_uuid}")
-    version = rv(cluster, name)
-    new_run()
-    with pytest.raises(BindingError) as caught:
-        create(props(vc, cluster, topo, name, vm_uuid=mine.bios_uuid))
-    message = str(caught.value)
-    assert f"spec.providerID 'vsphere://{other.bios_uuid}' names VM '{other.name}'" in message
-    assert f"not the stack's VM '{mine.name}'" in message
-    assert rv(cluster, name) == version
+    moid, _ = world.vms["DC0_C0_RP0_VM1"]
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM1"))
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    assert created.outs["zone"] == "zone-a"
+    relocate(vcenter, moid, world.hosts["DC0_C1_H0"], world.clusters["DC0_C1"])
+    try:
+        vc_adapter.forget_snapshots()  # the next refresh runs in a new provider process
+        read = provider.read(created.id, created.outs)
+        assert "node n0: VM moved from zone 'zone-a' to 'zone-b' (ClusterComputeResource DC0_C1)" in read.outs["drift"]
+        assert "node n0: label topology.kubernetes.io/zone is 'zone-a', want 'zone-b'" in read.outs["drift"]
+        with pytest.raises(
+            BindingError, match=r"node n0: label topology\.kubernetes\.io/zone is 'zone-a', its VM is in 'zone-b'"
+        ):
+            provider.update(created.id, read.outs, props(world, k8s, "n0", mode="verify"))
+        outs = provider.update(created.id, read.outs, props(world, k8s, "n0")).outs
+        assert outs["zone"] == "zone-b" and k8s.node("n0")["metadata"]["labels"][ZONE_LABEL] == "zone-b"
+    finally:
+        relocate(vcenter, moid, world.hosts["DC0_C0_H0"], world.clusters["DC0_C0"])
 
 
-def test_a_node_that_never_registers_times_out_naming_it(vc: VCenter, cluster: Any, topo: Topology) -> None:
-    name = node_name("ghost")
-    new_run()
-    with pytest.raises(NodeNotRegisteredError) as caught:
-        create(props(vc, cluster, topo, name, timeout=1))
-    assert str(caught.value).startswith(f"node '{name}': not done after 1s")
-    assert "it is not registered in the API server" in str(caught.value)
+def test_delete_removes_only_the_labels_it_set(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"), labels={REGION_LABEL: "region-1", "team": "a"})
+    provider = Binding()
+    created = provider.create(props(world, k8s, "n0"))
+    assert created.outs["owned_labels"] == {ZONE_LABEL: "zone-a"}
+    provider.delete(created.id, created.outs)
+    labels = k8s.node("n0")["metadata"]["labels"]
+    assert labels == {REGION_LABEL: "region-1", "team": "a"}
+    assert k8s.node("n0")["spec"]["providerID"]  # immutable once set: stays
 
 
-def test_one_broken_node_does_not_affect_the_others(vc: VCenter, emulator: Emulator, topo: Topology) -> None:
-    good = _vms(vc, CLUSTER_A)[0]
-    names = {"ok1": node_name("ok1"), "bad": node_name("bad"), "ok2": node_name("ok2")}
-    emulator.add_node(names["ok1"], swap_system_uuid(good.bios_uuid))
-    emulator.add_node(names["bad"], "00000000-0000-4000-8000-000000000000")  # no VM has it
-    emulator.add_node(names["ok2"], good.bios_uuid)  # a guest that reports the BIOS order
-    new_run()
-    results: dict[str, Any] = {}
-
-    def run(key: str) -> None:
-        try:
-            results[key] = create(props(vc, emulator, topo, names[key]))
-        except BindingError as error:
-            results[key] = error
-
-    threads = [threading.Thread(target=run, args=(k,)) for k in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert isinstance(results["bad"], BindingError)
-    assert f"node '{names['bad']}': no VM has BIOS UUID" in str(results["bad"])
-    for key in ("ok1", "ok2"):
-        assert results[key]["vm"] == good.name and results[key]["drift"] == []
-        assert emulator.labels(names[key])[ZONE_LABEL] == f"zone-a-{_tail(topo)}"
-    assert ZONE_LABEL not in emulator.labels(names["bad"])
+def test_provider_pickles_without_clients_or_credentials(world: World, k8s: KubeEmulator) -> None:
+    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    provider = NodeBindingProvider()
+    provider.create(props(world, k8s, "n0"))  # caches are warm: they must not travel with the provider
+    blob = dill.dumps(provider, recurse=True)
+    assert world.endpoint.password.encode() not in blob
+    assert b"vcsim" not in blob and k8s.url.encode() not in blob
+    assert type(pickle.loads(blob)) is NodeBindingProvider  # noqa: S301 - our own bytes
 
 
-def test_conflicts_and_transient_api_errors_retry_then_succeed(vc: VCenter, emulator: Emulator, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("flaky")
-    emulator.add_node(name, swap_system_uuid(vm.bios_uuid))
-    patches, gets = emulator.count("patch"), emulator.count("get")
-    emulator.fail_next("get", [503])  # the first read fails: read again after a pause
-    # Someone else writes right after the read that precedes our write (the one after the registration
-    # check): our conditional patch is then stale -> 409 by the rule, and the binding reads again.
-    emulator.after_get(lambda: emulator.write_now(name, {"metadata": {"annotations": {"meddled": "yes"}}}), skip=1)
-    emulator.fail_next("patch", [None, 500])  # and the retry after that meets a hiccup once
-    new_run()
-    outs = create(props(vc, emulator, topo, name))
-    assert outs["drift"] == [] and emulator.labels(name)[ZONE_LABEL] == f"zone-a-{_tail(topo)}"
-    # PATCH: 409 (stale after the concurrent write), 500 (injected), then the one that landed.
-    assert emulator.count("patch") - patches == 3
-    assert emulator.count("get") - gets >= 4  # 503, then a fresh read before each patch attempt
-    assert emulator.node(name)["metadata"]["annotations"] == {"meddled": "yes"}  # the other write survived
-
-
-def test_stale_resource_version_is_refused_by_the_rule_and_reread(emulator: Emulator) -> None:
-    """The API server rule itself (optimistic concurrency), as programmed: a stale write stores nothing."""
-    from providers.node_binding import kube
-    from providers.node_binding.plan import Patch
-
-    name = node_name("rules")
-    emulator.add_node(name, "11111111-2222-3333-4444-555555555555")
-    api = kube.client_for(emulator.kubeconfig())
-    with pytest.raises(kube.ConflictError):
-        kube.patch_node(api, name, Patch(set_labels={"x": "1"}, resource_version="0"))
-    kube.patch_node(api, name, Patch(provider_id="vsphere://11111111-2222-3333-4444-555555555555"))
-    with pytest.raises(kube.KubeError) as caught:  # providerID is immutable once set
-        kube.patch_node(api, name, Patch(provider_id="vsphere://aaaaaaaa-2222-3333-4444-555555555555"))
-    assert caught.value.status == 422 and "may not change providerID" in str(caught.value)
-    stored = emulator.node(name)
-    assert stored["spec"]["providerID"] == "vsphere://11111111-2222-3333-4444-555555555555"
-    assert "x" not in stored["metadata"]["labels"]
-
-
-def test_a_422_from_the_api_server_is_reported_as_such(vc: VCenter, emulator: Emulator, topo: Topology) -> None:
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("refused")
-    emulator.add_node(name, swap_system_uuid(vm.bios_uuid))
-    emulator.fail_next("patch", [422])
-    new_run()
-    with pytest.raises(BindingError, match=r"the API server refused the change: patching node .*HTTP 422"):
-        create(props(vc, emulator, topo, name))
-
-
-def test_vcenter_restart_mid_run_logs_in_again(vc: VCenter, emulator: Emulator, topo: Topology) -> None:
-    if vc.sim is None:
-        pytest.skip("restarts the simulator; a real vCenter is not restarted by tests")
-    vm = _vms(vc, CLUSTER_A)[0]
-    name = node_name("restart")
-    emulator.add_node(name, swap_system_uuid(vm.bios_uuid))
-    p = props(vc, emulator, topo, name, vm_uuid=vm.bios_uuid)
-    state = create(p)
-    conn = connection_for(vc.endpoint)
-    logins = conn.stats.logins
-    vc.sim.restart()  # same port; every session is gone and the inventory is rebuilt
-    # The simulator forgets tags across restarts (a real vCenter keeps them): put the same names back.
-    suffix = _tail(topo)
-    fresh = _tag(vc, suffix, read_inventory(_setup_conn(vc)))
-    topo.tags.update(fresh.tags)
-    new_run()
-    state = read(state)  # the provider's cached session is stale: it must log in again
-    assert conn.stats.logins > logins
-    assert state["vm"] == vm.name and state["zone"] == f"zone-a-{suffix}" and state["drift"] == []
-    assert NodeBindingProvider().diff(name, state, p).changes is False
+def test_vcenter_restart_mid_run_logs_in_again(k8s: KubeEmulator) -> None:
+    sim = Vcsim()
+    target = sim.start()
+    try:
+        world = build_world(target)
+        k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+        provider = Binding()
+        created = provider.create(props(world, k8s, "n0"))
+        conn = connection_for(world.endpoint)
+        logins = conn.stats.logins
+        sim.restart()  # sessions and tags are gone; the inventory comes back the same
+        tagging = TaggingClient(conn)  # through the cached connection: must log in again by itself
+        zone = tagging.create_category(world.zone_category, "SINGLE", ASSOCIABLE)
+        region = tagging.create_category(world.region_category, "SINGLE", ASSOCIABLE)
+        inv = read_inventory(conn)
+        by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
+        tagging.attach(tagging.create_tag("region-1", region), by_name[("Datacenter", "DC0")])
+        tagging.attach(tagging.create_tag("zone-a", zone), by_name[("ClusterComputeResource", "DC0_C0")])
+        vc_adapter.forget_snapshots()
+        read = provider.read(created.id, created.outs)
+        assert read.outs["drift"] == [] and read.outs["zone"] == "zone-a"
+        assert conn.stats.logins >= logins + 2  # SOAP and REST both re-logged in
+        assert isinstance(ObjectRef("VirtualMachine", read.outs["bound_vm"]), ObjectRef)
+    finally:
+        sim.stop()

@@ -88,7 +88,8 @@ def test_tag_lifecycle_and_batched_attached_objects(conn: VCenterConnection) -> 
     tagging.detach(tag_a, first)
     tagging.detach(tag_b, second)
     assert tagging.attached_objects([tag_a, tag_b]) == {tag_a: [], tag_b: []}
-    assert tagging.attached_tags(ObjectRef("ClusterComputeResource", first.id)) == []
+    # Other tests share the simulator and may tag the same cluster: only ours must be gone.
+    assert tag_a not in tagging.attached_tags(ObjectRef("ClusterComputeResource", first.id))
 
 
 def test_rest_session_expiry_logs_in_again(conn: VCenterConnection, vcenter: VCenterTarget) -> None:

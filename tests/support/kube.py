@@ -1,261 +1,190 @@
-"""A Kubernetes API for live tests: kmock's KubernetesEmulator on a loopback port, in its own thread.
+"""kmock's KubernetesEmulator on a loopback port, for the synchronous kubernetes client.
 
-The provider under test is synchronous (the kubernetes client), so the emulator runs
-its event loop in a background thread; helpers here seed and read Node objects on that
-loop. The emulator merges JSON naively: the rules of a real API server the binding
-relies on are programmed as kmock reactions by :meth:`Emulator.enforce_node_rules`,
-each named after the rule it stands for.
+The emulator is asynchronous (aiohttp); it runs in its own event loop on a
+background thread. It merges JSON simply, so rules of the real API server are
+added as named *guards*: a guard sees a request before the emulator stores it
+and may answer with an error instead (the request then changes nothing).
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
+import json
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import kmock
+import requests
+from aiohttp import web
 
 T = TypeVar("T")
-NODES = kmock.resource("", "v1", "nodes")
+# (request) -> (status, message) to refuse it, or None to let it through.
+Guard = Callable[[Any, dict[str, Any] | None], tuple[int, str] | None]
 
 
-Labels = dict[str, str] | None
-UNINITIALIZED = "node.cloudprovider.kubernetes.io/uninitialized"
+class GuardedEmulator(kmock.KubernetesEmulator):
+    """The emulator plus guards that stand for API-server rules (each named in the error it returns)."""
+
+    guards: dict[str, Guard]
+    writes: list[tuple[str, str, dict[str, Any]]]  # (verb, name, body) of every accepted write
+    refused: list[tuple[str, str, dict[str, Any]]]  # (rule, name, body) of every refused request
+
+    async def _handle(self, request: Any) -> web.StreamResponse:
+        for name, guard in list(self.guards.items()):
+            refusal = guard(request, self._current(request))  # read again: an earlier guard may have raced
+            if refusal is not None:
+                status, message = refusal
+                self.refused.append((name, str(request.name), dict(request.data or {})))
+                body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": status}
+                body["message"] = f"{message} [rule: {name}]"
+                return web.json_response(body, status=status)
+        if _verb(request) in ("PATCH", "PUT", "POST", "DELETE") and request.name:
+            self.writes.append((_verb(request), str(request.name), dict(request.data or {})))
+        return await super()._handle(request)
+
+    def _current(self, request: Any) -> dict[str, Any] | None:
+        if request.resource is None or request.name is None:
+            return None
+        key = (request.resource, request.namespace, request.name)
+        if key not in self.objects or self.objects[key].deleted:
+            return None
+        return dict(self.objects[key].raw)
 
 
-def node_object(name: str, system_uuid: str, provider_id: str = "", labels: Labels = None) -> dict[str, Any]:
-    """A Node as a kubelet registers it (with the uninitialized taint of an external cloud provider)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": {
-            "name": name,
-            "resourceVersion": "1",
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", **(labels or {})},
-        },
-        "spec": {
-            **({"providerID": provider_id} if provider_id else {}),
-            "taints": [{"key": UNINITIALIZED, "value": "true", "effect": "NoSchedule"}],
-        },
-        "status": {"nodeInfo": {"systemUUID": system_uuid.upper(), "kubeletVersion": "v1.31.4"}},
-    }
+def _verb(request: Any) -> str:
+    return str(getattr(request.method, "value", request.method)).upper()
 
 
-class RuleViolation(kmock.KubernetesError):  # type: ignore[misc]
-    pass
+def provider_id_immutable(request: Any, current: dict[str, Any] | None) -> tuple[int, str] | None:
+    """API server rule: spec.providerID may change only from empty to a value (422 Invalid)."""
+    if _verb(request) != "PATCH" or current is None:
+        return None
+    new = ((request.data or {}).get("spec") or {}).get("providerID")
+    old = (current.get("spec") or {}).get("providerID")
+    if new is not None and old and new != old:
+        why = 'node updates may not change providerID except from "" to valid'
+        return 422, f'Node "{request.name}" is invalid: spec.providerID: Forbidden: {why}'
+    return None
 
 
-class Emulator:
-    """One KubernetesEmulator served on 127.0.0.1:<free port> from a background event loop."""
+def resource_version_precondition(request: Any, current: dict[str, Any] | None) -> tuple[int, str] | None:
+    """API server rule: a write carrying metadata.resourceVersion must match the stored one (409 Conflict)."""
+    if _verb(request) not in ("PATCH", "PUT") or current is None:
+        return None
+    sent = ((request.data or {}).get("metadata") or {}).get("resourceVersion")
+    stored = (current.get("metadata") or {}).get("resourceVersion")
+    if sent is not None and sent != stored:
+        return 409, f'Operation cannot be fulfilled on nodes "{request.name}": the object has been modified'
+    return None
 
-    def __init__(self) -> None:
-        self.handler = kmock.KubernetesEmulator()
-        self.loop = asyncio.new_event_loop()
+
+@dataclass
+class KubeEmulator:
+    """One emulator on 127.0.0.1:<free port>, driven from synchronous tests."""
+
+    loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
+    emulator: GuardedEmulator | None = None
+    server: kmock.Server | None = None
+    _thread: threading.Thread | None = None
+    _version: int = 0
+
+    def start(self) -> KubeEmulator:
         self._thread = threading.Thread(target=self.loop.run_forever, name="kmock", daemon=True)
-        self._server: kmock.Server | None = None
-        self._faults: dict[str, list[int | None]] = {"get": [], "patch": []}
-        self._after_get: list[Callable[[], None] | None] = []
-        self.url = ""
-
-    # --- lifecycle ------------------------------------------------------------------------
-    def start(self) -> Emulator:
         self._thread.start()
 
-        async def enter() -> str:
-            await self.handler.__aenter__()
-            self._server = kmock.Server(self.handler)
-            await self._server.__aenter__()
-            return str(self._server.url).rstrip("/")
+        async def enter() -> tuple[GuardedEmulator, kmock.Server]:
+            emulator = GuardedEmulator()
+            emulator.guards = {}
+            emulator.writes = []
+            emulator.refused = []
+            await emulator.__aenter__()
+            server = kmock.Server(emulator)
+            await server.__aenter__()
+            return emulator, server
 
-        self.url = self.run(enter())
-        self.handler.resources["v1/nodes"] = kmock.ResourceInfo(kind="Node", namespaced=False)
+        self.emulator, self.server = self._run(enter())
         return self
 
     def stop(self) -> None:
         async def leave() -> None:
-            if self._server is not None:
-                await self._server.__aexit__(None, None, None)
-            await self.handler.__aexit__(None, None, None)
+            if self.server is not None:
+                await self.server.__aexit__(None, None, None)
+            if self.emulator is not None:
+                await self.emulator.__aexit__(None, None, None)
 
-        try:
-            self.run(leave())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._run(leave())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is not None:
             self._thread.join(timeout=10)
+        self.loop.close()
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return future.result(timeout=30)
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
 
-    def on_loop(self, fn: Callable[[], T]) -> T:
-        async def call() -> T:
-            return fn()
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return str(self.server.url).rstrip("/")
 
-        return self.run(call())
-
-    def kubeconfig(self, token: str = "emulator-token") -> str:
-        return (
-            "apiVersion: v1\nkind: Config\ncurrent-context: emulator\n"
-            f"clusters:\n- name: emulator\n  cluster:\n    server: {self.url}\n"
-            "contexts:\n- name: emulator\n  context:\n    cluster: emulator\n    user: tester\n"
-            f"users:\n- name: tester\n  user:\n    token: {token}\n"
-        )
-
-    # --- nodes ----------------------------------------------------------------------------
-    def add_node(self, name: str, system_uuid: str, provider_id: str = "", labels: Labels = None) -> None:
-        obj = node_object(name, system_uuid, provider_id, labels)
-        self.on_loop(lambda: self.handler.objects.__setitem__((NODES, None, name), obj))
-
-    def node(self, name: str) -> dict[str, Any]:
-        return self.on_loop(lambda: copy.deepcopy(self.handler.objects[NODES, None, name].raw))
-
-    def patch_node(self, name: str, changes: dict[str, Any]) -> None:
-        """A write by someone else (a person, the CPI): bumps resourceVersion as the API server does."""
-
-        def change() -> None:
-            obj = self.handler.objects[NODES, None, name]
-            obj.patch(changes)
-            _bump(obj)
-
-        self.on_loop(change)
-
-    def labels(self, name: str) -> dict[str, str]:
-        return dict(self.node(name)["metadata"].get("labels") or {})
-
-    def count(self, method: str) -> int:
-        """Requests of ``method`` on nodes served so far."""
-        return self.on_loop(lambda: len(self.handler[method.lower(), NODES]))
-
-    # --- rules of a real API server, as reactions -------------------------------------------
-    def enforce_node_rules(self) -> None:
-        """Program what a real API server does on node requests and the emulator lacks.
-
-        - "Node.spec.providerID is immutable once set" (ValidateNodeUpdate): a change of a
-          non-empty providerID answers 422 Unprocessable Entity and stores nothing.
-        - "Optimistic concurrency": a patch carrying metadata.resourceVersion that is not
-          the stored one answers 409 Conflict and stores nothing; every accepted write
-          increments resourceVersion.
-        - A failed request stores nothing (the emulator merges before reactions run: undone here).
-
-        One reaction per verb serves every node request, so that injected faults
-        (:meth:`fail_next`) and concurrent writers (:meth:`after_get`) apply in order.
-        """
-
-        def get(request: Any) -> Any:
-            status = self._faults["get"].pop(0) if self._faults["get"] else None
-            if status is not None:
-                raise RuleViolation(status=status, reason="Injected", message=f"injected HTTP {status}")
-            key = (NODES, None, request.name)
-            if key not in self.handler.objects or self.handler.objects[key].deleted:
-                raise kmock.KubernetesObjectNotFoundError()
-            raw = copy.deepcopy(self.handler.objects[key].raw)
-            then = self._after_get.pop(0) if self._after_get else None
-            if then is not None:
-                then()  # someone else writes right after this read
-            return raw
-
-        def patch(request: Any) -> Any:
-            obj = self.handler.objects[NODES, None, request.name]
-            history = obj.history
-            before = copy.deepcopy(history[-2].raw) if len(history) > 1 and history[-2] is not None else {}
-            status = self._faults["patch"].pop(0) if self._faults["patch"] else None
-            if status is not None:
-                history.append(before)
-                raise RuleViolation(status=status, reason="Injected", message=f"injected HTTP {status}")
-            sent = request.data or {}
-            old_pid = (before.get("spec") or {}).get("providerID") or ""
-            new_pid = (sent.get("spec") or {}).get("providerID")
-            sent_rv = (sent.get("metadata") or {}).get("resourceVersion")
-            stored_rv = (before.get("metadata") or {}).get("resourceVersion")
-            if sent_rv is not None and sent_rv != stored_rv:
-                history.append(before)
-                raise RuleViolation(
-                    status=409,
-                    reason="Conflict",
-                    message=f'Operation cannot be fulfilled on nodes "{request.name}": the object has been modified; '
-                    "please apply your changes to the latest version and try again",
-                )
-            if new_pid is not None and old_pid and new_pid != old_pid:
-                history.append(before)
-                raise RuleViolation(
-                    status=422,
-                    reason="Invalid",
-                    message=f'Node "{request.name}" is invalid: spec.providerID: Forbidden: node updates may not '
-                    'change providerID except from "" to valid',
-                )
-            _bump(obj)
-            return obj.raw
-
-        self.handler["get", NODES] << get
-        self.handler["patch", NODES] << patch
-
-    def fail_next(self, method: str, statuses: list[int | None]) -> None:
-        """The next node requests of ``method`` answer these statuses (None: answered normally), storing nothing."""
-        self.on_loop(lambda: self._faults[method.lower()].extend(statuses))
-
-    def after_get(self, write: Callable[[], None], *, skip: int = 0) -> None:
-        """Run ``write`` (on the emulator's loop) right after a node read: the next one after ``skip`` reads."""
-        self.on_loop(lambda: self._after_get.extend([None] * skip + [write]))
-
-    def write_now(self, name: str, changes: dict[str, Any]) -> None:
-        """Like :meth:`patch_node`, but for use from the emulator's own loop (inside a reaction)."""
-        obj = self.handler.objects[NODES, None, name]
-        obj.patch(changes)
-        _bump(obj)
-
-
-def _bump(obj: Any) -> None:
-    meta = obj.last.raw.setdefault("metadata", {})
-    meta["resourceVersion"] = str(int(meta.get("resourceVersion") or 0) + 1)
-
-
-class RealCluster:
-    """A real API server (KUBECONFIG_LIVE): test nodes are Node objects created and deleted by the test."""
-
-    def __init__(self, kubeconfig: str) -> None:
-        import yaml
-        from kubernetes import client, config
-
-        self._kubeconfig = kubeconfig
-        self.api: Any = client.CoreV1Api(config.new_client_from_config_dict(yaml.safe_load(kubeconfig)))
-        self.created: list[str] = []
+    @property
+    def em(self) -> GuardedEmulator:
+        assert self.emulator is not None
+        return self.emulator
 
     def kubeconfig(self) -> str:
-        return self._kubeconfig
+        """A kubeconfig for the emulator (plain HTTP on loopback, no credentials)."""
+        return json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "emu", "cluster": {"server": self.url}}],
+                "users": [{"name": "emu", "user": {}}],
+                "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "emu"}}],
+                "current-context": "emu",
+            }
+        )
 
-    def add_node(self, name: str, system_uuid: str, provider_id: str = "", labels: Labels = None) -> None:
-        body = node_object(name, system_uuid, provider_id, labels)
-        del body["metadata"]["resourceVersion"]
-        status = body.pop("status")
-        self.api.create_node(body)
-        self.created.append(name)
-        self.api.patch_node_status(name, {"status": status})
+    def _next_version(self) -> str:
+        self._version += 1
+        return str(self._version)
+
+    def register_node(self, name: str, system_uuid: str, labels: dict[str, str] | None = None) -> None:
+        """What a kubelet does at start: create its Node with its systemUUID (cloud-provider external)."""
+        body = {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name, "labels": dict(labels or {}), "resourceVersion": self._next_version()},
+            "spec": {
+                "taints": [
+                    {"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true", "effect": "NoSchedule"}
+                ]
+            },
+            "status": {"nodeInfo": {"systemUUID": system_uuid}},
+        }
+        response = requests.post(f"{self.url}/api/v1/nodes", json=body, timeout=10)
+        response.raise_for_status()
+
+    def edit_node(self, name: str, patch: dict[str, Any]) -> None:
+        """A change by someone else (an admin, the CPI): merge-patched with a new resourceVersion."""
+        patch = {**patch, "metadata": {**(patch.get("metadata") or {}), "resourceVersion": self._next_version()}}
+        guards, self.em.guards = self.em.guards, {}
+        try:
+            response = requests.patch(
+                f"{self.url}/api/v1/nodes/{name}",
+                json=patch,
+                headers={"Content-Type": "application/merge-patch+json"},
+                timeout=10,
+            )
+        finally:
+            self.em.guards = guards
+        response.raise_for_status()
 
     def node(self, name: str) -> dict[str, Any]:
-        import json
+        response = requests.get(f"{self.url}/api/v1/nodes/{name}", timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
 
-        response: Any = self.api.read_node(name, _preload_content=False)
-        return dict(json.loads(response.data))
-
-    def labels(self, name: str) -> dict[str, str]:
-        return dict(self.node(name)["metadata"].get("labels") or {})
-
-    def patch_node(self, name: str, changes: dict[str, Any]) -> None:
-        self.api.patch_node(name, changes, _content_type="application/merge-patch+json")
-
-    def cleanup(self) -> None:
-        for name in self.created:
-            self.api.delete_node(name)
-        self.created.clear()
-
-
-def real_cluster_from_env() -> RealCluster | None:
-    """A real cluster when KUBECONFIG_LIVE names a kubeconfig file."""
-    import os
-    from pathlib import Path
-
-    path = os.environ.get("KUBECONFIG_LIVE")
-    return RealCluster(Path(path).read_text()) if path else None
+    def writes_to(self, name: str) -> list[dict[str, Any]]:
+        return [body for method, node, body in self.em.writes if node == name and method == "PATCH"]

@@ -39,9 +39,8 @@ def test_one_binding_per_node_named_by_stable_key(sim: OfflineRun) -> None:
     assert set(by_node) == {vm.inputs["name"] for vm in vms}
     cluster = rec.by_name("sim")
     assert all(b.parent == cluster.urn for b in bindings)
-    assert {b.name for b in bindings} == {
-        f"sim-binding-{vm.name.removeprefix('sim-').rsplit('-vm', 1)[0]}" for vm in vms
-    } or all(b.name.startswith("sim-binding-") for b in bindings)
+    # Keyed like the VMs (pool-zone-ordinal), never by position.
+    assert {b.name for b in bindings} == {f"sim-bind-{n.removeprefix('sim-')}" for n in by_node}
 
 
 def test_each_binding_targets_its_own_vm_and_waits_for_it_and_the_api(sim: OfflineRun) -> None:
@@ -94,7 +93,7 @@ def test_export_maps_each_node_to_vm_zone_region_and_provider_id(sim: OfflineRun
     assert set(exported) == set(vms) == set(nodes)
     for name, entry in exported.items():
         assert entry == {
-            "vm": name,
+            "vm": vms[name].outputs["moid"],
             "zone": nodes[name]["zone"],
             "region": nodes[name]["region"],
             "providerID": f"vsphere://{vms[name].outputs['uuid']}",
@@ -103,9 +102,12 @@ def test_export_maps_each_node_to_vm_zone_region_and_provider_id(sim: OfflineRun
 
 def test_enforce_mode_does_not_wait_for_the_cpi() -> None:
     run = run_program(_with(mode="enforce", timeoutSeconds=120), stack="sim")
-    cpi = run.recording.by_name("sim-cloud-provider").urn
-    bindings = run.recording.of_type(BINDING)
-    assert bindings and all(b.inputs["mode"] == "enforce" and cpi not in b.dependencies for b in bindings)
+    rec = run.recording
+    (cpi,) = [d for d in rec.of_type("kubernetes:apps/v1:DaemonSet") if "cloud-controller" in d.name]
+    (ready,) = rec.of_type(READY)
+    bindings = rec.of_type(BINDING)
+    assert bindings and all(b.inputs["mode"] == "enforce" for b in bindings)
+    assert all(cpi.urn not in b.dependencies and ready.urn in b.dependencies for b in bindings)
     assert {b.inputs["timeout_seconds"] for b in bindings} == {120}
 
 

@@ -1,286 +1,188 @@
-"""NodeBinding's pure plan: which VM, what to write, drift, diff, delete, bounded waits."""
+"""NodeBinding's pure rules: VM selection, what to write per mode, ownership, drift, diff; provider pickling."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import dill
 import pytest
 
 from providers.node_binding.plan import (
     REGION_LABEL,
     ZONE_LABEL,
     BindingError,
-    NodeFacts,
-    Patch,
-    VmFacts,
-    applied,
+    NodeView,
+    PendingError,
+    VmView,
+    desired,
     diff,
-    drift_of,
-    observed,
+    drift,
     parse_inputs,
     parse_state,
     plan,
-    plan_delete,
-    resolve_vm_uuid,
-    wait_until,
+    removal_patch,
+    select_vm,
 )
+from providers.node_binding.provider import NodeBindingProvider
+from vsphere_k8s.topology import Placement, swap_uuid_byte_order
 
-SYSTEM = "56492e42-22ad-3911-6d72-59cc8f26bc90"
 BIOS = "422e4956-ad22-1139-6d72-59cc8f26bc90"
-OTHER = "11111111-2222-3333-4444-555555555555"
-VMS = {BIOS: "node-vm", OTHER: "other-vm"}
-VM = VmFacts("node-vm", "vm-42", BIOS, "zone-a", "region-1", "ClusterComputeResource DC0_C0", "Datacenter DC0")
-PID = f"vsphere://{BIOS}"
+OTHER = "11112222-3333-4444-5555-666677778888"
+VMS = {BIOS: VmView("vm-1", "w-0", BIOS), OTHER: VmView("vm-2", "w-1", OTHER)}
+HERE = Placement("zone-a", "region-1", "ClusterComputeResource c0", "Datacenter dc0")
+WANT = desired(VMS[BIOS], HERE)
+PASSWORD = "pa55-never-printed"
+KUBECONFIG = "apiVersion: v1\nusers: [{name: admin, user: {token: tok-never-printed}}]\n"
 
 
-def node(provider_id: str = "", labels: dict[str, str] | None = None, system: str = SYSTEM, rv: str | None = "7"):
-    return NodeFacts("n1", system, provider_id, labels or {}, rv)
-
-
-# ----------------------------------------------------------------- which VM
-
-
-def test_system_uuid_finds_the_vm_through_the_cpi_byte_swap() -> None:
-    assert resolve_vm_uuid(node(), None, VMS) == BIOS
-
-
-def test_system_uuid_already_in_bios_order_also_finds_it() -> None:
-    assert resolve_vm_uuid(node(system=BIOS), None, VMS) == BIOS
-
-
-def test_provider_id_is_authoritative() -> None:
-    assert resolve_vm_uuid(node(provider_id=PID, system=""), None, VMS) == BIOS
-
-
-def test_the_stack_vm_is_used_when_the_node_matches_it() -> None:
-    assert resolve_vm_uuid(node(system=""), BIOS.upper(), VMS) == BIOS
-    assert resolve_vm_uuid(node(), BIOS, VMS) == BIOS
-
-
-def test_provider_id_naming_another_vm_fails_naming_both() -> None:
-    with pytest.raises(BindingError) as caught:
-        resolve_vm_uuid(node(provider_id=f"vsphere://{OTHER}"), BIOS, VMS)
-    text = str(caught.value)
-    assert "names VM 'other-vm'" in text and "not the stack's VM 'node-vm'" in text
-    assert "cannot change once set" in text
-
-
-def test_a_node_reporting_another_vms_uuid_is_refused() -> None:
-    with pytest.raises(BindingError, match="which is not the stack's VM 'node-vm'"):
-        resolve_vm_uuid(node(system=OTHER), BIOS, VMS)
-
-
-def test_unknown_uuid_and_missing_identity_are_named() -> None:
-    with pytest.raises(BindingError, match=f"no VM has BIOS UUID {SYSTEM} or {BIOS}"):
-        resolve_vm_uuid(node(), None, {OTHER: "other-vm"})
-    with pytest.raises(BindingError, match="reports no systemUUID and no providerID"):
-        resolve_vm_uuid(node(system=""), None, VMS)
-    with pytest.raises(BindingError, match="not a vSphere providerID"):
-        resolve_vm_uuid(node(provider_id="aws:///i-1"), None, VMS)
-
-
-def test_a_uuid_matching_two_vms_both_ways_is_ambiguous() -> None:
-    with pytest.raises(BindingError, match="matches two VMs"):
-        resolve_vm_uuid(node(), None, {BIOS: "a", SYSTEM: "b"})
-
-
-# ----------------------------------------------------------------- what to write
-
-
-def test_enforce_writes_provider_id_and_both_labels_conditionally() -> None:
-    outcome = plan("enforce", node(), VM)
-    assert outcome.status == "bound"
-    assert outcome.owned_labels == (REGION_LABEL, ZONE_LABEL)
-    assert outcome.patch.body() == {
-        "metadata": {"labels": {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}, "resourceVersion": "7"},
-        "spec": {"providerID": PID},
-    }
-
-
-def test_enforce_with_everything_in_place_writes_nothing_and_keeps_ownership() -> None:
-    done = node(PID, {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1", "kubernetes.io/os": "linux"})
-    outcome = plan("enforce", done, VM, owned_before=[ZONE_LABEL])
-    assert outcome.patch.empty and outcome.patch.body() == {}
-    assert outcome.owned_labels == (ZONE_LABEL,)
-
-
-def test_enforce_repairs_only_the_edited_label_and_never_rewrites_provider_id() -> None:
-    edited = node(PID, {ZONE_LABEL: "zone-x", REGION_LABEL: "region-1"})
-    outcome = plan("enforce", edited, VM)
-    assert outcome.patch.body() == {"metadata": {"labels": {ZONE_LABEL: "zone-a"}, "resourceVersion": "7"}}
-    assert outcome.owned_labels == (ZONE_LABEL,)
-
-
-def test_a_provider_id_of_another_vm_is_never_overwritten() -> None:
-    with pytest.raises(BindingError, match="cannot change once set"):
-        plan("enforce", node(f"vsphere://{OTHER}"), VM)
-
-
-def test_verify_waits_while_the_cpi_has_not_initialized_the_node() -> None:
-    outcome = plan("verify", node(), VM)
-    assert outcome.status == "waiting" and outcome.patch.empty
-    assert outcome.problems == (
-        f"spec.providerID is not set yet (expected {PID})",
-        f"label {ZONE_LABEL} is not set yet (expected 'zone-a')",
-        f"label {REGION_LABEL} is not set yet (expected 'region-1')",
-    )
-
-
-def test_verify_reports_a_mismatch_once_the_cpi_is_done() -> None:
-    outcome = plan("verify", node(PID, {ZONE_LABEL: "zone-b", REGION_LABEL: "region-1"}), VM)
-    assert outcome.status == "mismatch" and outcome.patch.empty
-    assert outcome.problems == (
-        f"label {ZONE_LABEL} is 'zone-b', but VM 'node-vm' is in 'zone-a' (tag on ClusterComputeResource DC0_C0)",
-    )
-
-
-def test_verify_bound_when_cpi_and_binding_agree() -> None:
-    outcome = plan("verify", node(PID, {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}), VM)
-    assert (outcome.status, outcome.problems, outcome.patch.empty) == ("bound", (), True)
-
-
-def test_applied_patch_gives_the_node_as_written() -> None:
-    patch = plan("enforce", node(), VM).patch
-    after = applied(node(), patch)
-    assert (after.provider_id, after.topology) == (PID, VM.labels)
-    assert plan("enforce", after, VM).patch.empty
-
-
-# ----------------------------------------------------------------- delete
-
-
-def _state(**extra):
-    props = {
-        "node_name": "n1",
-        "server": "vc",
-        "username": "u",
-        "password": "p",
-        "kubeconfig": "k",
+def props(**extra: Any) -> dict[str, Any]:
+    base = {
+        "node_name": "w-0",
+        "server": "vc.example",
+        "username": "svc",
+        "password": PASSWORD,
+        "kubeconfig": KUBECONFIG,
         "zone_category": "k8s-zone",
         "region_category": "k8s-region",
-        "zone": "zone-a",
-        "region": "region-1",
-        **extra,
-    }
-    return parse_state(props)
-
-
-def test_delete_removes_only_owned_labels_still_holding_our_value() -> None:
-    state = _state(owned_labels=[ZONE_LABEL, REGION_LABEL])
-    current = node(PID, {ZONE_LABEL: "zone-a", REGION_LABEL: "edited-by-hand", "team": "x"})
-    patch = plan_delete(state, current)
-    assert patch.body() == {"metadata": {"labels": {ZONE_LABEL: None}, "resourceVersion": "7"}}
-    assert "spec" not in patch.body()  # providerID stays
-
-
-def test_delete_of_labels_set_by_the_cpi_writes_nothing() -> None:
-    assert plan_delete(_state(owned_labels=[]), node(PID, VM.labels)).empty
-    assert plan_delete(_state(owned_labels=[ZONE_LABEL]), None).empty
-
-
-# ----------------------------------------------------------------- drift and diff
-
-
-def test_drift_names_removed_edited_and_relocated() -> None:
-    moved = VmFacts("node-vm", "vm-42", BIOS, "zone-b", "region-1", "ClusterComputeResource DC0_C1", "Datacenter DC0")
-    assert drift_of(node(PID, {REGION_LABEL: "region-1"}), VM, "enforce") == [
-        f"label {ZONE_LABEL} is missing (VM 'node-vm' is in 'zone-a', tag on ClusterComputeResource DC0_C0)"
-    ]
-    assert drift_of(node(PID, VM.labels), moved, "enforce") == [
-        f"label {ZONE_LABEL} is 'zone-a', but VM 'node-vm' is in 'zone-b' (tag on ClusterComputeResource DC0_C1)"
-    ]
-    assert drift_of(None, VM, "enforce") == ["node is not registered"]
-    assert drift_of(node(PID, VM.labels), VM, "enforce") == []
-
-
-def _inputs(**extra):
-    return {
-        "node_name": "n1",
-        "server": "vc",
-        "port": 443,
-        "username": "u",
-        "password": "p",
-        "kubeconfig": "k",
-        "insecure": False,
-        "thumbprint": None,
-        "ca_cert": None,
-        "zone_category": "k8s-zone",
-        "region_category": "k8s-region",
-        "vm_uuid": BIOS,
         "mode": "enforce",
-        "timeout_seconds": 600,
-        "poll_seconds": 5,
-        **extra,
     }
+    return {**base, **extra}
 
 
-def _read_state(current: NodeFacts, vm: VmFacts, **extra):
-    return {**_inputs(**extra), **observed(current, vm, "enforce", [ZONE_LABEL, REGION_LABEL])}
+def node(**extra: Any) -> NodeView:
+    return NodeView(**{"name": "w-0", "exists": True, "system_uuid": swap_uuid_byte_order(BIOS), **extra})
 
 
-def test_nothing_changed_means_no_diff() -> None:
-    assert diff(_read_state(node(PID, VM.labels), VM), _inputs()).changes == ()
+def test_vm_found_by_swapped_system_uuid_by_provider_id_or_by_the_stacks_uuid() -> None:
+    inputs = parse_inputs(props())
+    assert select_vm(inputs, node(), VMS).moid == "vm-1"
+    assert select_vm(inputs, node(system_uuid=BIOS), VMS).moid == "vm-1"
+    assert select_vm(inputs, node(system_uuid="", provider_id=f"vsphere://{OTHER}"), VMS).moid == "vm-2"
+    assert select_vm(parse_inputs(props(vm_uuid=OTHER.upper())), node(system_uuid=""), VMS).moid == "vm-2"
 
 
-def test_label_drift_and_relocation_show_as_observed_labels() -> None:
-    removed = _read_state(node(PID, {REGION_LABEL: "region-1"}), VM)
-    assert diff(removed, _inputs()).changes == ("observed_labels",)
-    moved = VmFacts("node-vm", "vm-42", BIOS, "zone-b", "region-1", "ClusterComputeResource DC0_C1", "Datacenter DC0")
-    assert diff(_read_state(node(PID, VM.labels), moved), _inputs()).changes == ("observed_labels",)
-    assert diff(_read_state(node("", VM.labels), VM), _inputs()).changes == ("observed_provider_id",)
+def test_a_node_naming_another_vm_than_the_stacks_fails_clearly() -> None:
+    inputs = parse_inputs(props(vm_uuid=BIOS, vm_moid="vm-1"))
+    with pytest.raises(
+        BindingError,
+        match=r"node w-0: its providerID \S+ names VM w-1 \(vm-2\), but the stack created VM w-0 \(vm-1\)",
+    ):
+        select_vm(inputs, node(provider_id=f"vsphere://{OTHER}"), VMS)
+    with pytest.raises(BindingError, match=r"node w-0: its providerID \S+ names no VM in vCenter vc.example"):
+        select_vm(inputs, node(provider_id="vsphere://99999999-3333-4444-5555-666677778888"), VMS)
+    with pytest.raises(PendingError, match="node w-0: no providerID or systemUUID reported yet"):
+        select_vm(parse_inputs(props()), node(system_uuid=""), VMS)
 
 
-def test_changed_inputs_are_named_and_only_the_node_name_replaces() -> None:
-    olds = _read_state(node(PID, VM.labels), VM)
-    result = diff(olds, _inputs(mode="verify", password="rotated", node_name="n2"))
-    assert result.changes == ("node_name", "mode", "password")
-    assert result.replaces == ("node_name",)
+def test_enforce_writes_provider_id_over_the_read_version_and_both_labels() -> None:
+    step = plan(parse_inputs(props()), node(resource_version="7"), WANT, HERE)
+    assert step.patch == {
+        "metadata": {"labels": {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}, "resourceVersion": "7"},
+        "spec": {"providerID": f"vsphere://{BIOS}"},
+    }
+    assert step.owned_labels == {REGION_LABEL: "region-1", ZONE_LABEL: "zone-a"}
+    assert (step.problems, step.pending) == ((), ())
 
 
-def test_inputs_validate_and_keep_secrets_secret() -> None:
-    inputs = parse_inputs(_inputs(password="s3cr3t-pw", kubeconfig="kubeconfig-text"))
-    assert "s3cr3t-pw" not in repr(inputs) and "kubeconfig-text" not in repr(inputs)
-    assert inputs.password.get_secret_value() == "s3cr3t-pw"
+def test_nothing_to_write_when_in_sync_and_labels_set_by_others_are_not_owned() -> None:
+    synced = node(provider_id=f"vsphere://{BIOS}", labels=dict(WANT.labels))
+    step = plan(parse_inputs(props()), synced, WANT, HERE)
+    assert step.patch is None and step.owned_labels == {}
+    kept = plan(parse_inputs(props()), synced, WANT, HERE, {ZONE_LABEL: "zone-a"})
+    assert kept.owned_labels == {ZONE_LABEL: "zone-a"}
+
+
+def test_verify_waits_for_missing_values_and_fails_on_wrong_ones() -> None:
+    inputs = parse_inputs(props(mode="verify"))
+    waiting = plan(inputs, node(), WANT, HERE)
+    assert waiting.patch is None and len(waiting.pending) == 3 and waiting.problems == ()
+    wrong = plan(inputs, node(provider_id=f"vsphere://{BIOS}", labels={ZONE_LABEL: "zone-b"}), WANT, HERE)
+    assert wrong.problems == ("node w-0: label topology.kubernetes.io/zone is 'zone-b', its VM is in 'zone-a'",)
+
+
+def test_a_provider_id_of_another_vm_is_a_problem_in_every_mode() -> None:
+    for mode in ("verify", "enforce"):
+        step = plan(parse_inputs(props(mode=mode)), node(provider_id=f"vsphere://{OTHER}"), WANT, HERE)
+        assert step.problems[0].startswith(f"node w-0: spec.providerID is vsphere://{OTHER}, but its VM is")
+        assert "spec" not in (step.patch or {})
+
+
+def test_a_vm_outside_its_planned_zone_is_reported_with_the_tagged_object() -> None:
+    step = plan(parse_inputs(props(expected_zone="zone-b")), node(), WANT, HERE)
+    assert step.problems == (
+        "node w-0: its VM is in zone 'zone-a' (tag on ClusterComputeResource c0), planned zone 'zone-b'",
+    )
+
+
+def test_unregistered_node_is_pending() -> None:
+    step = plan(parse_inputs(props()), NodeView("w-0", False), WANT, HERE)
+    assert step.pending == ("node w-0 has not registered with the API server",) and step.patch is None
+
+
+def test_delete_removes_only_labels_still_holding_our_value() -> None:
+    labels = {ZONE_LABEL: "zone-a", REGION_LABEL: "edited", "team": "x"}
+    owned = {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}
+    assert removal_patch(node(labels=labels), owned) == {"metadata": {"labels": {ZONE_LABEL: None}}}
+    assert removal_patch(node(labels={"team": "x"}), owned) is None
+
+
+def test_drift_names_removed_and_edited_labels_and_a_moved_vm() -> None:
+    previous = parse_state({**props(), "zone": "zone-b", "region": "region-1"})
+    found = drift(node(provider_id=f"vsphere://{BIOS}", labels={REGION_LABEL: "r9"}), WANT, HERE, previous)
+    assert found == [
+        "node w-0: label topology.kubernetes.io/zone removed (want 'zone-a')",
+        "node w-0: label topology.kubernetes.io/region is 'r9', want 'region-1'",
+        "node w-0: VM moved from zone 'zone-b' to 'zone-a' (ClusterComputeResource c0)",
+    ]
+    assert drift(NodeView("w-0", False), WANT, HERE, None) == ["node w-0 is gone from the API server"]
+
+
+def test_diff_names_changed_properties_and_replacements() -> None:
+    olds = {**props(), "zone": "zone-a", "drift": [], "labels": {}}
+    assert diff(olds, props()).changes == ()
+    changed = diff(olds, props(mode="verify", node_name="w-9", timeout_seconds=60))
+    assert changed.changes == ("mode", "node_name", "timeout_seconds") and changed.replaces == ("node_name",)
+    assert diff({**olds, "drift": ["x"]}, props()).changes == ("drift", "labels")
+
+
+def test_inputs_reject_bad_values_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="timeout_seconds"):
+        parse_inputs(props(timeout_seconds=-1))
     with pytest.raises(ValueError, match="mode"):
-        parse_inputs(_inputs(mode="sometimes"))
+        parse_inputs(props(mode="sometimes"))
 
 
-# ----------------------------------------------------------------- bounded waits
+def test_secrets_never_show_in_the_parsed_models() -> None:
+    text = repr(parse_inputs(props())) + str(parse_state(props()))
+    assert PASSWORD not in text and "tok-never-printed" not in text
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+def test_provider_pickles_with_dill_and_holds_no_credential() -> None:
+    provider = NodeBindingProvider()
+    failures = provider.check({}, props(port=0)).failures
+    assert [f.property for f in failures] == ["port"]
+    blob = dill.dumps(provider, protocol=dill.HIGHEST_PROTOCOL, recurse=True)
+    assert PASSWORD.encode() not in blob and b"tok-never-printed" not in blob
+    assert isinstance(dill.loads(blob), NodeBindingProvider)  # noqa: S301 - our own bytes
 
 
-def test_wait_until_returns_once_done() -> None:
-    clock = FakeClock()
-    answers = iter([(False, 1, "not yet"), (False, 2, "not yet"), (True, 3, "")])
-    result = wait_until("x", lambda: next(answers), timeout=60, poll=5, clock=clock, sleep=clock.sleep)
-    assert (result.value, result.attempts, clock.sleeps) == (3, 3, [5, 5])
+def test_the_program_binds_every_planned_node_to_its_vm_with_secret_credentials() -> None:
+    from offline.program import offline_config, run_program
+    from vsphere_k8s.config import StackConfig
+    from vsphere_k8s.plan.nodes import plan_nodes
 
-
-def test_wait_until_times_out_naming_what_and_why() -> None:
-    clock = FakeClock()
-    with pytest.raises(TimeoutError) as caught:
-        wait_until(
-            "node 'n9'",
-            lambda: (False, None, "it is not registered"),
-            timeout=12,
-            poll=5,
-            clock=clock,
-            sleep=clock.sleep,
-        )
-    assert str(caught.value) == "node 'n9': not done after 12s (4 checks): it is not registered"
-    assert clock.sleeps == [5, 5, 2]  # never sleeps past the deadline
-
-
-def test_patch_body_shapes() -> None:
-    assert Patch().body() == {}
-    assert Patch(remove_labels=(ZONE_LABEL,)).body() == {"metadata": {"labels": {ZONE_LABEL: None}}}
+    raw = offline_config("sim")
+    cfg = StackConfig.model_validate(raw)
+    run = run_program(raw, stack="sim")
+    recording = run.recording
+    bindings = {r.inputs["node_name"]: r for r in recording.of_type("pulumi-python:dynamic/vsphere:NodeBinding")}
+    nodes = plan_nodes(cfg)
+    assert sorted(bindings) == sorted(n.name for n in nodes)
+    vms = {r.inputs["name"]: r for r in recording.of_type("vsphere:index/virtualMachine:VirtualMachine")}
+    for n in nodes:
+        binding = bindings[n.name]
+        assert binding.inputs["vm_uuid"] == vms[n.name].outputs["uuid"]
+        assert (binding.inputs["expected_zone"], binding.inputs["expected_region"]) == (n.zone, n.region)
+        assert binding.inputs["mode"] == cfg.node_binding.mode
+        assert {"username", "password", "kubeconfig"} <= set(binding.secret_inputs)
+        assert {"username", "password", "kubeconfig"} <= set(binding.additional_secret_outputs)

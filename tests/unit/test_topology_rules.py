@@ -1,4 +1,4 @@
-"""Topology rules shared with the CPI: UUID byte order, providerID, nearest tagged ancestor."""
+"""The CPI's topology rules: systemUUID byte order, providerID, zone/region by the nearest tagged ancestor."""
 
 from __future__ import annotations
 
@@ -9,111 +9,97 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vsphere_k8s.topology import (
-    Ancestor,
-    InvalidUuidError,
     TopologyError,
+    UuidError,
+    bios_uuid_candidates,
     nearest_tag,
-    normalize_uuid,
-    placement,
+    placement_of,
     provider_id,
-    swap_system_uuid,
-    uuid_candidates,
+    swap_uuid_byte_order,
     uuid_from_provider_id,
 )
 
-# The pair the CPI documents: what a Linux node reports and the VM's BIOS UUID.
-SYSTEM = "56492e42-22ad-3911-6d72-59cc8f26bc90"
-BIOS = "422e4956-ad22-1139-6d72-59cc8f26bc90"
+# The pair the CPI documents: what Kubernetes reports and what vSphere calls the VM.
+K8S = "56492e42-22ad-3911-6d72-59cc8f26bc90"
+VMWARE = "422e4956-ad22-1139-6d72-59cc8f26bc90"
 
 
-def test_system_uuid_converts_to_bios_uuid_as_the_cpi_does() -> None:
-    assert swap_system_uuid(SYSTEM) == BIOS
-    assert swap_system_uuid(BIOS) == SYSTEM
-    assert swap_system_uuid(SYSTEM.upper()) == BIOS  # case does not matter, the result is lowercase
-
-
-def test_conversion_is_the_little_endian_reading_of_the_first_three_fields() -> None:
-    # Independent oracle: Python's uuid module reads bytes_le the way SMBIOS 2.6+ stores them.
-    assert swap_system_uuid(SYSTEM) == str(uuid.UUID(bytes_le=uuid.UUID(SYSTEM).bytes))
+def test_system_uuid_converts_to_the_bios_uuid_as_the_cpi_does() -> None:
+    assert swap_uuid_byte_order(K8S) == VMWARE
+    assert swap_uuid_byte_order(VMWARE.upper()) == K8S
 
 
 @given(st.uuids())
-def test_conversion_matches_bytes_le_and_is_an_involution(value: uuid.UUID) -> None:
+def test_the_swap_is_its_own_inverse_and_matches_little_endian_fields(value: uuid.UUID) -> None:
     text = str(value)
-    assert swap_system_uuid(text) == str(uuid.UUID(bytes_le=value.bytes))
-    assert swap_system_uuid(swap_system_uuid(text)) == text
-    assert swap_system_uuid(text)[19:] == text[19:]  # the last two groups never move
+    assert swap_uuid_byte_order(swap_uuid_byte_order(text)) == text
+    assert swap_uuid_byte_order(text) == str(uuid.UUID(bytes_le=value.bytes))
 
 
-def test_candidates_are_the_reported_uuid_then_the_swapped_one() -> None:
-    assert uuid_candidates(SYSTEM) == (SYSTEM, BIOS)
+def test_candidates_try_the_cpi_conversion_first_then_as_reported() -> None:
+    assert bios_uuid_candidates(K8S) == (VMWARE, K8S)
     palindrome = "11111111-2222-3333-4444-555555555555"
-    assert uuid_candidates(palindrome) == (palindrome,)
+    assert bios_uuid_candidates(palindrome) == (palindrome,)
 
 
-@pytest.mark.parametrize(
-    "bad", ["", "not-a-uuid", "422e4956ad221139" + "6d7259cc8f26bc90", BIOS + "0", BIOS[:-1] + "g"]
-)
-def test_malformed_uuids_are_refused(bad: str) -> None:
-    with pytest.raises(InvalidUuidError):
-        normalize_uuid(bad)
+def test_provider_id_round_trip_and_errors() -> None:
+    assert provider_id(VMWARE.upper()) == f"vsphere://{VMWARE}"
+    assert uuid_from_provider_id(f"vsphere://{VMWARE.upper()}") == VMWARE
+    with pytest.raises(UuidError, match=r"providerID 'aws:///i-1' does not start with vsphere://"):
+        uuid_from_provider_id("aws:///i-1")
+    with pytest.raises(UuidError, match=r"systemUUID 'not-a-uuid' is not a UUID"):
+        bios_uuid_candidates("not-a-uuid")
 
 
-def test_provider_id_round_trip() -> None:
-    assert provider_id(BIOS.upper()) == f"vsphere://{BIOS}"
-    assert uuid_from_provider_id(f"vsphere://{BIOS.upper()} ") == BIOS
-    assert uuid_from_provider_id("") is None
-    with pytest.raises(InvalidUuidError, match="not a vSphere providerID"):
-        uuid_from_provider_id("aws:///eu-west-1a/i-0123")
-    with pytest.raises(InvalidUuidError):
-        uuid_from_provider_id("vsphere://nope")
+HOST, CLUSTER, FOLDER, DC, ROOT = "host-1", "cluster-1", "group-h1", "dc-1", "group-d1"
+CHAIN = [HOST, CLUSTER, FOLDER, DC, ROOT]  # nearest first, as the CPI walks the host's ancestors
+NAMES = {HOST: "HostSystem esx-1", CLUSTER: "ClusterComputeResource c1", DC: "Datacenter dc"}
 
 
-HOST = Ancestor("HostSystem:host-21", "DC0_C0_H0")
-CLUSTER = Ancestor("ClusterComputeResource:domain-c7", "DC0_C0", {"k8s-zone": ("zone-a",)})
-HOST_FOLDER = Ancestor("Folder:group-h4", "host")
-DC = Ancestor("Datacenter:datacenter-2", "DC0", {"k8s-region": ("region-1",)})
-ROOT = Ancestor("Folder:group-d1", "Datacenters")
+def test_the_nearest_tagged_ancestor_wins() -> None:
+    zones = {CLUSTER: {"zone-a"}, DC: {"zone-dc"}}
+    assert nearest_tag(CHAIN, zones, category="k8s-zone", subject="node n") == ("zone-a", CLUSTER)
+    # A host-group zone: the host's own tag is nearer than its cluster's.
+    zones[HOST] = {"zone-h"}
+    assert nearest_tag(CHAIN, zones, category="k8s-zone", subject="node n") == ("zone-h", HOST)
 
 
-def test_zone_and_region_come_from_the_nearest_tagged_ancestors() -> None:
-    where = placement("vm-1", [HOST, CLUSTER, HOST_FOLDER, DC, ROOT], "k8s-zone", "k8s-region")
-    assert (where.zone.tag, where.zone.ref, where.zone.name) == ("zone-a", CLUSTER.ref, "DC0_C0")
-    assert (where.region.tag, where.region.ref) == ("region-1", DC.ref)
-
-
-def test_a_host_tag_wins_over_its_cluster_tag() -> None:
-    host = Ancestor(HOST.ref, HOST.name, {"k8s-zone": ("zone-h",)})
-    assert nearest_tag("vm-1", [host, CLUSTER, DC], "k8s-zone").tag == "zone-h"
-
-
-def test_tags_of_other_categories_do_not_count() -> None:
-    host = Ancestor(HOST.ref, HOST.name, {"backup": ("gold",)})
-    assert nearest_tag("vm-1", [host, CLUSTER], "k8s-zone").ref == CLUSTER.ref
-
-
-def test_no_tag_names_the_vm_the_category_and_the_path() -> None:
-    with pytest.raises(TopologyError) as caught:
-        nearest_tag("node-vm-3", [HOST, HOST_FOLDER, ROOT], "k8s-zone")
-    assert str(caught.value) == (
-        "VM 'node-vm-3': no object above it carries a tag of category 'k8s-zone' "
-        "(searched DC0_C0_H0 -> host -> Datacenters)"
+def test_zone_and_region_may_come_from_different_ancestors() -> None:
+    placed = placement_of(
+        CHAIN,
+        {CLUSTER: {"zone-a"}},
+        {DC: {"region-1"}},
+        zone_category="k8s-zone",
+        region_category="k8s-region",
+        subject="node n",
+        describe=NAMES,
+    )
+    assert (placed.zone, placed.region, placed.zone_from, placed.region_from) == (
+        "zone-a",
+        "region-1",
+        "ClusterComputeResource c1",
+        "Datacenter dc",
     )
 
 
-def test_two_tags_of_one_category_on_the_nearest_tagged_object_is_an_error() -> None:
-    cluster = Ancestor(CLUSTER.ref, CLUSTER.name, {"k8s-zone": ("zone-b", "zone-a")})
+def test_no_tag_names_the_node_the_category_and_the_walk() -> None:
     with pytest.raises(TopologyError) as caught:
-        nearest_tag("vm-1", [HOST, cluster, DC], "k8s-zone")
-    assert "ClusterComputeResource 'DC0_C0' carries 2 tags of category 'k8s-zone' (zone-a, zone-b)" in str(caught.value)
+        nearest_tag(CHAIN, {}, category="k8s-zone", subject="node w-1", describe=NAMES)
+    assert str(caught.value) == (
+        "node w-1: no tag of category 'k8s-zone' on any ancestor "
+        "(HostSystem esx-1, ClusterComputeResource c1, group-h1, Datacenter dc, group-d1)"
+    )
 
 
-def test_two_tags_further_up_do_not_matter_once_a_nearer_object_has_one() -> None:
-    dc = Ancestor(DC.ref, DC.name, {"k8s-zone": ("x", "y")})
-    assert nearest_tag("vm-1", [HOST, CLUSTER, dc], "k8s-zone").tag == "zone-a"
-
-
-def test_both_missing_categories_are_reported_at_once() -> None:
-    with pytest.raises(TopologyError) as caught:
-        placement("vm-1", [HOST, ROOT], "k8s-zone", "k8s-region")
-    assert "'k8s-zone'" in str(caught.value) and "'k8s-region'" in str(caught.value)
+def test_two_tags_on_the_nearest_object_is_an_error_not_a_choice() -> None:
+    with pytest.raises(
+        TopologyError,
+        match=r"node w-1: ClusterComputeResource c1 carries 2 tags of category 'k8s-zone' \(zone-a, zone-b\)",
+    ):
+        nearest_tag(
+            CHAIN,
+            {CLUSTER: {"zone-b", "zone-a"}, DC: {"zone-x"}},
+            category="k8s-zone",
+            subject="node w-1",
+            describe=NAMES,
+        )

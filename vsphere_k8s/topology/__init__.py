@@ -1,32 +1,26 @@
-"""Topology rules shared with the vSphere CPI: VM identity (UUIDs, providerID) and zone/region lookup.
+"""Topology rules the CPI applies, as pure functions: UUID byte order, providerID, zone lookup."""
 
-Pure functions only; the node binding provider and the tests feed them what vCenter
-and the API server hold.
-"""
-
-from .ids import (
+from .uuids import (
     PROVIDER_PREFIX,
-    InvalidUuidError,
+    UuidError,
+    bios_uuid_candidates,
     normalize_uuid,
     provider_id,
-    swap_system_uuid,
-    uuid_candidates,
+    swap_uuid_byte_order,
     uuid_from_provider_id,
 )
-from .zones import Ancestor, Placement, TagHit, TopologyError, nearest_tag, placement
+from .zones import Placement, TopologyError, nearest_tag, placement_of
 
 __all__ = [
     "PROVIDER_PREFIX",
-    "Ancestor",
-    "InvalidUuidError",
     "Placement",
-    "TagHit",
     "TopologyError",
+    "UuidError",
+    "bios_uuid_candidates",
     "nearest_tag",
     "normalize_uuid",
-    "placement",
+    "placement_of",
     "provider_id",
-    "swap_system_uuid",
-    "uuid_candidates",
+    "swap_uuid_byte_order",
     "uuid_from_provider_id",
 ]

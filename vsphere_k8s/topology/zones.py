@@ -1,71 +1,70 @@
-"""Zone and region of a VM, found the way the vSphere CPI finds them.
+"""Zone and region of a VM, found the way the CPI finds them.
 
-The CPI walks the ancestors of the VM's host, nearest first (the host, its cluster or
-compute resource, the host folders, the datacenter, the root folders) and takes, for
-each category independently, the tag carried by the first object that has a tag of
-that category. The VM's own tags are not consulted.
-
-Unlike a silent first-match, two tags of one category on that nearest object is an
-error here (a single-cardinality category cannot hold two; a multiple one is a
-misconfiguration the CPI would resolve arbitrarily), and so is finding none.
+The CPI walks the ancestors of the VM's host, nearest first (the host, its
+cluster, folders, the datacenter, up to the root folder), and takes the first
+one carrying a tag of the category. The VM's own tags do not count. Two tags of
+one category on that nearest object is an error, not a choice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+Ref = TypeVar("Ref", bound=Hashable)
 
 
 class TopologyError(LookupError):
-    """No tag, or two tags, of a topology category on a VM's nearest tagged ancestor."""
-
-
-@dataclass(frozen=True)
-class Ancestor:
-    """One object above a VM: a stable reference (``"HostSystem:host-21"``), its name and its tags by category."""
-
-    ref: str
-    name: str
-    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # category name -> tag names
-
-
-@dataclass(frozen=True)
-class TagHit:
-    tag: str
-    ref: str  # the ancestor carrying it
-    name: str
+    """No tag, or more than one, of a topology category applies to a VM."""
 
 
 @dataclass(frozen=True)
 class Placement:
-    zone: TagHit
-    region: TagHit
+    zone: str
+    region: str
+    zone_from: str  # the ancestor that carries the zone tag, e.g. "ClusterComputeResource DC0_C0"
+    region_from: str
 
 
-def nearest_tag(vm: str, ancestors: Sequence[Ancestor], category: str) -> TagHit:
-    """The tag of ``category`` on the nearest ancestor carrying one (``ancestors`` nearest first)."""
-    for ancestor in ancestors:
-        tags = sorted(set(ancestor.tags.get(category, ())))
-        if len(tags) == 1:
-            return TagHit(tags[0], ancestor.ref, ancestor.name)
-        if len(tags) > 1:
+def nearest_tag(
+    ancestors: Sequence[Ref],
+    tags: Mapping[Ref, Collection[str]],
+    *,
+    category: str,
+    subject: str,
+    describe: Mapping[Ref, str] | None = None,
+) -> tuple[str, Ref]:
+    """The tag name of ``category`` on the nearest ancestor that has one, and that ancestor.
+
+    ``tags`` maps an object to the names of the tags of ``category`` attached to it.
+    """
+    label = describe or {}
+    for ref in ancestors:
+        found = sorted(set(tags.get(ref, ())))
+        if len(found) == 1:
+            return found[0], ref
+        if len(found) > 1:
             raise TopologyError(
-                f"VM {vm!r}: {ancestor.ref.split(':', 1)[0]} {ancestor.name!r} carries {len(tags)} tags of "
-                f"category {category!r} ({', '.join(tags)}); the nearest tagged object must carry exactly one"
+                f"{subject}: {label.get(ref, ref)} carries {len(found)} tags of category {category!r} "
+                f"({', '.join(found)}); the CPI needs exactly one"
             )
-    path = " -> ".join(f"{a.name}" for a in ancestors) or "(no ancestors)"
-    raise TopologyError(f"VM {vm!r}: no object above it carries a tag of category {category!r} (searched {path})")
+    walked = ", ".join(str(label.get(r, r)) for r in ancestors) or "no ancestors"
+    raise TopologyError(f"{subject}: no tag of category {category!r} on any ancestor ({walked})")
 
 
-def placement(vm: str, ancestors: Sequence[Ancestor], zone_category: str, region_category: str) -> Placement:
-    """Zone and region of a VM; both problems reported together when both fail."""
-    problems: list[str] = []
-    hits: dict[str, TagHit] = {}
-    for key, category in (("zone", zone_category), ("region", region_category)):
-        try:
-            hits[key] = nearest_tag(vm, ancestors, category)
-        except TopologyError as error:
-            problems.append(str(error))
-    if problems:
-        raise TopologyError("; ".join(problems))
-    return Placement(hits["zone"], hits["region"])
+def placement_of(
+    ancestors: Sequence[Ref],
+    zone_tags: Mapping[Ref, Collection[str]],
+    region_tags: Mapping[Ref, Collection[str]],
+    *,
+    zone_category: str,
+    region_category: str,
+    subject: str,
+    describe: Mapping[Ref, str] | None = None,
+) -> Placement:
+    """Zone and region of the VM whose host ancestry (nearest first) is ``ancestors``."""
+    label = describe or {}
+    zone, zone_ref = nearest_tag(ancestors, zone_tags, category=zone_category, subject=subject, describe=label)
+    region, region_ref = nearest_tag(ancestors, region_tags, category=region_category, subject=subject, describe=label)
+    return Placement(zone, region, str(label.get(zone_ref, zone_ref)), str(label.get(region_ref, region_ref)))

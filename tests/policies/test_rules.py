@@ -1,0 +1,382 @@
+"""Each rule on a passing and a violating case, with plain resource views (no Pulumi CLI)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pytest
+
+from policies import facts, rules
+from policies.view import UNKNOWN, ResourceView
+
+from .builders import (
+    Topology,
+    anti_affinity,
+    category,
+    control_plane_vm,
+    cpi_configmap,
+    cpi_secret,
+    csi_secret,
+    kubeadm_user_data,
+    storage_class,
+    view,
+    vm,
+    workload,
+)
+
+CFG = rules.policy("node-vm-single-zone-and-region").defaults()
+
+
+def messages(violations: list[rules.Violation]) -> str:
+    return " | ".join(v.message for v in violations)
+
+
+# --------------------------------------------------------------------------- VM prerequisites
+
+
+def test_vm_with_disk_uuid_and_hw19_passes() -> None:
+    assert rules.vm_disk_uuid_and_hardware(vm("n1"), {}) == []
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({"disk_uuid": False}, "enableDiskUuid must be true"),
+        ({"hardware_version": 14}, "hardwareVersion 14 is below 15"),
+        ({"hardware_version": None}, "hardwareVersion is not set"),
+    ],
+)
+def test_vm_prerequisites_violations(kw: dict[str, Any], expected: str) -> None:
+    problems = rules.vm_disk_uuid_and_hardware(vm("n1", **kw), {"minHardwareVersion": 15})
+    assert len(problems) == 1 and expected in problems[0]
+
+
+def test_vm_unknown_values_are_not_judged_and_extra_config_override_is() -> None:
+    assert rules.vm_disk_uuid_and_hardware(vm("n1", disk_uuid=UNKNOWN, hardware_version=UNKNOWN), {}) == []
+    overridden = view(
+        facts.VM,
+        "n2",
+        props={"enableDiskUuid": True, "hardwareVersion": 19, "extraConfig": {"disk.EnableUUID": "FALSE"}},
+    )
+    assert "overrides enableDiskUuid" in rules.vm_disk_uuid_and_hardware(overridden, {})[0]
+
+
+# --------------------------------------------------------------------------- TLS
+
+
+def provider(stack: str, insecure: object) -> ResourceView:
+    return view(facts.VSPHERE_PROVIDER, "vc", stack, props={"vsphereServer": "vc", "allowUnverifiedSsl": insecure})
+
+
+def test_tls_verified_provider_passes_and_insecure_is_allowed_only_on_listed_stacks() -> None:
+    cfg = {"allowInsecureStacks": ["sim"]}
+    assert rules.tls_verified(provider("prod", "false"), cfg) == []
+    assert rules.tls_verified(provider("sim", "true"), cfg) == []
+    problems = rules.tls_verified(provider("prod", "true"), cfg)
+    assert len(problems) == 1 and "allowUnverifiedSsl" in problems[0] and "'prod'" in problems[0]
+
+
+def test_tls_rule_reads_cpi_csi_configs_and_dynamic_resources() -> None:
+    cfg: dict[str, Any] = {"allowInsecureStacks": []}
+    assert rules.tls_verified(cpi_configmap(), cfg) == []
+    assert rules.tls_verified(csi_secret(), cfg) == []
+    assert "insecureFlag" in rules.tls_verified(cpi_configmap(insecure=True), cfg)[0]
+    assert 'VirtualCenter "vc.example"' in rules.tls_verified(csi_secret(insecure=True), cfg)[0]
+    dynamic = view("pulumi-python:dynamic/vsphere:TagAttachment", "a", props={"insecure": True})
+    assert "TLS verification off" in rules.tls_verified(dynamic, cfg)[0]
+
+
+# --------------------------------------------------------------------------- credentials
+
+
+def test_configmap_without_credentials_passes() -> None:
+    assert rules.credentials_in_secrets(cpi_configmap(), {}) == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"vc.example.password": "hunter2"},
+        {"vsphere.conf": "global:\n  user: admin\n  password: hunter2\n"},
+        {"key.pem": "-----BEGIN RSA PRIVATE KEY-----\nMII...\n"},
+    ],
+)
+def test_configmap_with_credentials_violates(data: dict[str, str]) -> None:
+    cm = view(facts.CONFIG_MAP, "cm", props={"metadata": {"name": "c"}, "data": data})
+    assert "holds a credential" in rules.credentials_in_secrets(cm, {})[0]
+
+
+def test_plaintext_credential_inputs_and_outputs_violate_when_secrecy_is_known() -> None:
+    secret_input = view(
+        "pulumi-python:dynamic/vsphere:X", "x", props={"password": "p"}, secret_props=frozenset({"password"})
+    )
+    plain_input = view("pulumi-python:dynamic/vsphere:X", "x", props={"password": "p"}, secret_props=frozenset())
+    unknown_secrecy = view("pulumi-python:dynamic/vsphere:X", "x", props={"password": "p"}, secret_props=None)
+    plain_output = view(
+        "vsphere-k8s:index:Cluster",
+        "c",
+        props={"kubeconfig": "users:\n- user:\n    client-key-data: QUJD\n"},
+        secret_props=frozenset(),
+        custom=False,
+    )
+    assert rules.credentials_in_secrets(secret_input, {}) == []
+    assert rules.credentials_in_secrets(unknown_secrecy, {}) == []
+    assert rules.credentials_in_secrets(plain_input, {}) == [
+        "input password holds a credential in plaintext; wrap it in pulumi.Output.secret"
+    ]
+    assert "output kubeconfig" in rules.credentials_in_secrets(plain_output, {})[0]
+
+
+def test_env_literal_password_in_workload_violates() -> None:
+    ok = workload(
+        "d",
+        [
+            {
+                "name": "c",
+                "image": "i",
+                "env": [{"name": "VSPHERE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
+            }
+        ],
+    )
+    bad = workload("d", [{"name": "c", "image": "i", "env": [{"name": "VSPHERE_PASSWORD", "value": "p"}]}])
+    assert rules.credentials_in_secrets(ok, {}) == []
+    assert "secretKeyRef" in rules.credentials_in_secrets(bad, {})[0]
+
+
+# --------------------------------------------------------------------------- in-tree cloud provider
+
+
+def test_external_kubelets_and_the_cpi_itself_pass() -> None:
+    assert rules.no_in_tree_cloud_provider(vm("n", user_data=kubeadm_user_data("InitConfiguration")), {}) == []
+    cpi = workload(
+        "cpi",
+        [
+            {
+                "name": "ccm",
+                "image": "registry.k8s.io/cloud-pv-vsphere/cloud-provider-vsphere:v1.31.1",
+                "args": ["--cloud-provider=vsphere"],
+            }
+        ],
+    )
+    assert rules.no_in_tree_cloud_provider(cpi, {}) == []
+    assert rules.no_in_tree_cloud_provider(storage_class("sc"), {}) == []
+
+
+@pytest.mark.parametrize(
+    ("resource", "expected"),
+    [
+        (vm("n", user_data=kubeadm_user_data("JoinConfiguration", cloud_provider="vsphere")), "cloud-provider=vsphere"),
+        (vm("n", user_data=kubeadm_user_data("JoinConfiguration", cloud_provider=None)), "cloud-provider=(unset)"),
+        (vm("n", user_data="#!/bin/sh\nKUBELET_EXTRA_ARGS=--cloud-provider=vsphere\n"), "in-tree"),
+        (
+            workload(
+                "apiserver",
+                [
+                    {
+                        "name": "a",
+                        "image": "registry.k8s.io/kube-apiserver:v1.31.4",
+                        "command": ["kube-apiserver", "--cloud-provider=vsphere"],
+                    }
+                ],
+                "Deployment",
+            ),
+            "kube-apiserver",
+        ),
+        (storage_class("old", provisioner="kubernetes.io/vsphere-volume"), "in-tree plugin"),
+    ],
+)
+def test_in_tree_cloud_provider_violations(resource: ResourceView, expected: str) -> None:
+    problems = rules.no_in_tree_cloud_provider(resource, {})
+    assert problems and expected in " ".join(problems)
+
+
+def test_gzip_user_data_is_read() -> None:
+    import gzip
+
+    text = kubeadm_user_data("JoinConfiguration", cloud_provider="vsphere")
+    node = view(
+        facts.VM,
+        "n",
+        props={
+            "extraConfig": {
+                "guestinfo.userdata": base64.b64encode(gzip.compress(text.encode())).decode(),
+                "guestinfo.userdata.encoding": "gzip+base64",
+            }
+        },
+    )
+    assert "cloud-provider=vsphere" in rules.no_in_tree_cloud_provider(node, {})[0]
+
+
+# --------------------------------------------------------------------------- tag categories
+
+
+def test_tag_category_cardinality() -> None:
+    assert rules.tag_category_single(category("k8s-zone"), {}) == []
+    assert "MULTIPLE" in rules.tag_category_single(category("k8s-zone", "MULTIPLE"), {})[0]
+
+
+# --------------------------------------------------------------------------- versions
+
+
+def cpi_csi(cpi: str, csi: str, syncer: str | None = None) -> list[ResourceView]:
+    return [
+        workload("cpi", [{"name": "ccm", "image": f"registry.k8s.io/cloud-pv-vsphere/cloud-provider-vsphere:{cpi}"}]),
+        workload(
+            "csi",
+            [
+                {"name": "driver", "image": f"registry.k8s.io/csi-vsphere/driver:{csi}"},
+                {"name": "syncer", "image": f"registry.k8s.io/csi-vsphere/syncer:{syncer or csi}"},
+            ],
+            "Deployment",
+        ),
+        vm("cp", user_data=kubeadm_user_data("InitConfiguration")),  # kubernetesVersion v1.31.4
+    ]
+
+
+def test_supported_versions_pass() -> None:
+    assert rules.versions_supported(cpi_csi("v1.31.1", "v3.5.1"), {}) == []
+
+
+@pytest.mark.parametrize(
+    ("cpi", "csi", "syncer", "expected"),
+    [
+        ("v1.29.2", "v3.5.1", None, "CPI v1.29.2 is built for Kubernetes 1.29"),
+        ("v1.31.1", "v3.8.0", None, "CSI v3.8.0 supports Kubernetes 1.34-1.36"),
+        ("v1.31.1", "v9.9.9", None, "not a known release"),
+        ("v1.31.1", "v3.5.1", "v3.4.0", "syncer v3.4.0 differs"),
+    ],
+)
+def test_unsupported_versions_violate(cpi: str, csi: str, syncer: str | None, expected: str) -> None:
+    found = rules.versions_supported(cpi_csi(cpi, csi, syncer), {})
+    assert expected in messages(found)
+
+
+def test_version_from_pack_config_when_no_kubeadm() -> None:
+    resources = cpi_csi("v1.31.1", "v3.5.1")[:2]
+    assert rules.versions_supported(resources, {}) == []  # nothing to judge against
+    assert "1.31" in messages(rules.versions_supported(resources, {"kubernetesVersion": "1.34.0"}))
+
+
+# --------------------------------------------------------------------------- zones
+
+
+def test_each_vm_in_one_zone_and_region() -> None:
+    topo = Topology()
+    good = [*topo.resources(), vm("n1", topo.placed("east-a"))]
+    assert rules.vm_single_zone_and_region(good, CFG) == []
+    two_zones = [*topo.resources(), vm("n1", [topo.zones["east-a"], topo.zones["east-b"], topo.east])]
+    no_region = [*topo.resources(), vm("n2", [topo.zones["east-a"]])]
+    assert "2 zone tags" in messages(rules.vm_single_zone_and_region(two_zones, CFG))
+    assert "0 region tags" in messages(rules.vm_single_zone_and_region(no_region, CFG))
+
+
+def test_vm_zone_resolved_by_property_dependencies_during_preview() -> None:
+    topo = Topology()
+    node = view(facts.VM, "n1", props={"tags": UNKNOWN}, property_dependencies={"tags": (topo.zones["east-a"].urn,)})
+    found = rules.vm_single_zone_and_region([*topo.resources(), node], CFG)
+    assert "0 region tags" in messages(found) and all(v.urn == node.urn for v in found)
+
+
+def test_tags_not_managed_by_the_stack_are_not_judged() -> None:
+    topo = Topology()
+    node = view(facts.VM, "n1", props={"tags": ["urn:vmomi:InventoryServiceTag:elsewhere:GLOBAL"]})
+    assert rules.vm_single_zone_and_region([*topo.resources(), node], CFG) == []
+
+
+def three_control_planes(topo: Topology, zones: tuple[str, str, str]) -> list[ResourceView]:
+    return [control_plane_vm(f"cp-{i}", topo.placed(z), first=i == 0) for i, z in enumerate(zones)]
+
+
+def test_control_plane_spread_over_zones_passes() -> None:
+    topo = Topology()
+    cps = three_control_planes(topo, ("east-a", "east-b", "east-c"))
+    assert rules.control_plane_quorum_spread([*topo.resources(), *cps], CFG) == []
+
+
+def test_control_plane_even_count_violates() -> None:
+    topo = Topology()
+    cps = [control_plane_vm(f"cp-{i}", topo.placed(z), first=i == 0) for i, z in enumerate(("east-a", "east-b"))]
+    assert "etcd needs 1, 3 or 5" in messages(rules.control_plane_quorum_spread([*topo.resources(), *cps], CFG))
+
+
+def test_control_plane_in_one_zone_violates_spread_and_needs_anti_affinity() -> None:
+    topo = Topology()
+    cps = three_control_planes(topo, ("east-a", "east-a", "east-b"))
+    found = messages(rules.control_plane_quorum_spread([*topo.resources(), *cps], CFG))
+    assert "use 2 of 3 zones" in found and "one zone holds 2 of 3" in found
+    assert "cp-0 and cp-1 share zone east-a but no mandatory" in found
+    # A mandatory rule over the two clears the anti-affinity finding; a soft one does not.
+    soft = [*topo.resources(), *cps, anti_affinity("aa", cps[:2], mandatory=False)]
+    hard = [*topo.resources(), *cps, anti_affinity("aa", cps[:2], mandatory=True)]
+    assert "no mandatory" in messages(rules.control_plane_quorum_spread(soft, CFG))
+    assert "no mandatory" not in messages(rules.control_plane_quorum_spread(hard, CFG))
+
+
+def test_workers_are_not_the_control_plane() -> None:
+    topo = Topology()
+    workers = [vm(f"w-{i}", topo.placed("east-a"), user_data=kubeadm_user_data("JoinConfiguration")) for i in range(4)]
+    assert rules.control_plane_quorum_spread([*topo.resources(), *workers], CFG) == []
+
+
+def test_categories_consistent() -> None:
+    topo = Topology()
+    good = [*topo.resources(), cpi_configmap(), csi_secret()]
+    assert rules.categories_consistent(good, {}) == []
+    wrong_cpi = [*topo.resources(), cpi_configmap(zone="k8s-zones"), csi_secret()]
+    no_csi_labels = [*topo.resources(), cpi_configmap(), csi_secret(categories=None)]
+    csi_other = [*topo.resources(), cpi_configmap(), csi_secret(categories="k8s-region, zone")]
+    assert "labels.zone is 'k8s-zones'" in messages(rules.categories_consistent(wrong_cpi, {}))
+    assert "no [Labels] topology-categories" in messages(rules.categories_consistent(no_csi_labels, {}))
+    assert "differ from ['k8s-region', 'k8s-zone']" in messages(rules.categories_consistent(csi_other, {}))
+
+
+def test_storage_class_topologies() -> None:
+    topo = Topology()
+    base = [*topo.resources(), cpi_configmap(), csi_secret()]
+    cfg = rules.policy("storage-class-topologies-exist").defaults()
+    good = [
+        *base,
+        storage_class("zonal-a", ["east-a"]),
+        storage_class("plain"),
+        storage_class("k8s-key", ["east-b"], key="topology.kubernetes.io/zone"),
+    ]
+    assert rules.storage_class_topologies(good, cfg) == []
+    typo = [*base, storage_class("zonal-x", ["east-x"])]
+    wrong_key = [*base, storage_class("zonal-a", ["east-a"], key="topology.csi.vmware.com/zone")]
+    assert "['east-x'], which no k8s-zone tag names" in messages(rules.storage_class_topologies(typo, cfg))
+    assert "labels nodes only with" in messages(rules.storage_class_topologies(wrong_key, cfg))
+    # Zones tagged outside the stack can be declared in the policy config.
+    assert rules.storage_class_topologies(typo, {**cfg, "zones": ["east-x"]}) == []
+
+
+def test_single_default_storage_class() -> None:
+    assert rules.single_default_storage_class([storage_class("a", default=True), storage_class("b")], {}) == []
+    found = rules.single_default_storage_class([storage_class("a", default=True), storage_class("b", default=True)], {})
+    assert len(found) == 1 and "2 default StorageClasses (a, b)" in found[0].message
+
+
+def test_cpi_credentials_wired() -> None:
+    assert rules.cpi_credentials_wired([cpi_configmap(), cpi_secret()], {}) == []
+    assert "does not create" in messages(rules.cpi_credentials_wired([cpi_configmap()], {}))
+    found = rules.cpi_credentials_wired([cpi_configmap(), cpi_secret(("vc.example.username",))], {})
+    assert "lacks vc.example.password" in messages(found)
+
+
+def test_every_policy_is_covered_here() -> None:
+    """A new policy must come with its own cases in this file."""
+    tested = {
+        "node-vm-disk-uuid-and-hardware",
+        "vcenter-tls-verified",
+        "credentials-only-in-secrets",
+        "no-in-tree-cloud-provider",
+        "tag-category-single-cardinality",
+        "cpi-csi-versions-supported",
+        "node-vm-single-zone-and-region",
+        "control-plane-quorum-and-spread",
+        "topology-categories-consistent",
+        "storage-class-topologies-exist",
+        "cpi-credentials-wired",
+        "single-default-storage-class",
+    }
+    assert {p.name for p in rules.POLICIES} == tested
