@@ -26,7 +26,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stack", default="sim", help="stack name: stacks/Pulumi.<stack>.yaml (default: sim)")
     parser.add_argument("--out", type=Path, help="folder for rendered files (default: build/preview/<stack>)")
     parser.add_argument("--quiet", action="store_true", help="print the summary only, not the tree")
-    parser.add_argument("--no-policy", action="store_true", help="skip the policy pack (on by default)")
+    parser.add_argument(
+        "--no-policies",
+        "--no-policy",
+        dest="no_policy",
+        action="store_true",
+        help="skip the policy pack (on by default)",
+    )
     parser.add_argument(
         "--policy-config", type=Path, help="pack config JSON (default: policies/config/<stack>.json if present)"
     )

@@ -50,16 +50,16 @@ class Registration:
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input key -> URNs it came from
 
 
-def _unwrap(value: Any) -> tuple[Any, bool]:
+def unwrap_secrets(value: Any) -> tuple[Any, bool]:
     """(value with secrets unwrapped at any depth, whether any was secret)."""
     if rpc.is_rpc_secret(value):
-        inner, _ = _unwrap(rpc.unwrap_rpc_secret(value))
+        inner, _ = unwrap_secrets(rpc.unwrap_rpc_secret(value))
         return inner, True
     if isinstance(value, dict):
-        pairs = {k: _unwrap(v) for k, v in value.items()}
+        pairs = {k: unwrap_secrets(v) for k, v in value.items()}
         return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
     if isinstance(value, list):
-        items = [_unwrap(v) for v in value]
+        items = [unwrap_secrets(v) for v in value]
         return [v for v, _ in items], any(s for _, s in items)
     return value, False
 
@@ -69,7 +69,7 @@ def _inputs(struct: Any) -> tuple[dict[str, Any], set[str]]:
     values = rpc.deserialize_properties(struct)
     plain, secrets = {}, set()
     for key, value in values.items():
-        plain[key], secret = _unwrap(value)
+        plain[key], secret = unwrap_secrets(value)
         if secret:
             secrets.add(key)
     return plain, secrets
@@ -239,7 +239,7 @@ def _install_defaults(m: VSphereMocks) -> None:
 
 def _node_binding(args: pmocks.MockResourceArgs) -> dict[str, Any]:
     def arg(key: str) -> Any:
-        return _unwrap(args.inputs.get(key))[0]
+        return unwrap_secrets(args.inputs.get(key))[0]
 
     zone, region, mode = arg("expected_zone"), arg("expected_region"), arg("mode")
     labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": region}
@@ -259,10 +259,10 @@ def _node_binding(args: pmocks.MockResourceArgs) -> dict[str, Any]:
 def _tag_attachment(args: pmocks.MockResourceArgs) -> dict[str, Any]:
     from providers.tag_attachment.plan import TargetSpec
 
-    keys = sorted(TargetSpec.model_validate(_unwrap(t)[0]).key for t in args.inputs.get("targets") or [])
-    server = str(_unwrap(args.inputs.get("server"))[0])
+    keys = sorted(TargetSpec.model_validate(unwrap_secrets(t)[0]).key for t in args.inputs.get("targets") or [])
+    server = str(unwrap_secrets(args.inputs.get("server"))[0])
     return {
-        "__id": f"{server}:{_unwrap(args.inputs.get('port'))[0]}/{_unwrap(args.inputs.get('tag_id'))[0]}",
+        "__id": f"{server}:{unwrap_secrets(args.inputs.get('port'))[0]}/{unwrap_secrets(args.inputs.get('tag_id'))[0]}",
         "resolved": {k: f"{k.split(':', 1)[0].lower()}-{stable_id(server, k)}" for k in keys},
         "attached": keys,
         "owned": keys,
@@ -326,7 +326,7 @@ def run(program: Callable[[], None], monitor: RecordingMonitor, mocks: VSphereMo
 
 
 def _plain(value: Any) -> Any:
-    return _unwrap(value)[0]
+    return unwrap_secrets(value)[0]
 
 
 _RSA_KEYS: dict[tuple[str, int], Any] = {}

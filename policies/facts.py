@@ -21,6 +21,7 @@ VM = "vsphere:index/virtualMachine:VirtualMachine"
 TAG = "vsphere:index/tag:Tag"
 TAG_CATEGORY = "vsphere:index/tagCategory:TagCategory"
 ANTI_AFFINITY = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffinityRule"
+TAG_ATTACHMENT = "pulumi-python:dynamic/vsphere:TagAttachment"
 VSPHERE_PROVIDER = "pulumi:providers:vsphere"
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 SECRET = "kubernetes:core/v1:Secret"  # noqa: S105 - a type token
@@ -74,6 +75,11 @@ def _yaml_documents(text: str) -> list[Any]:
         return [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError:
         return []
+
+
+def yaml_documents(text: str) -> list[Any]:
+    """Every YAML document of a text; none when it does not parse."""
+    return _yaml_documents(text)
 
 
 def written_files(cloud_config: str) -> list[tuple[str, str]]:
@@ -189,7 +195,7 @@ class CpiConfig:
         return labels if isinstance(labels, Mapping) else {}
 
     def insecure_entries(self) -> list[str]:
-        """Where ``insecureFlag`` is on: "global" and/or "vcenter <label>"."""
+        """Where ``insecureFlag`` is on: "global", "vcenter <label>" and/or "nsxt <host>"."""
         found = []
         glob = self.parsed.get("global")
         if isinstance(glob, Mapping) and _truthy(glob.get("insecureFlag")):
@@ -197,6 +203,9 @@ class CpiConfig:
         for label, vc in (self.parsed.get("vcenter") or {}).items():
             if isinstance(vc, Mapping) and _truthy(vc.get("insecureFlag")):
                 found.append(f"vcenter {label}")
+        nsxt = self.parsed.get("nsxt")  # the CPI's NSX-T manager (cpi.nsxt.tls.insecure)
+        if isinstance(nsxt, Mapping) and _truthy(nsxt.get("insecureFlag")):
+            found.append(f"nsxt {nsxt.get('host')}")
         return found
 
 
@@ -326,6 +335,27 @@ def vm_placements(resources: Sequence[ResourceView], categories: Categories) -> 
             )
         )
     return placements
+
+
+def zone_compute_clusters(resources: Sequence[ResourceView], categories: Categories) -> dict[str, str]:
+    """Zone name -> ``<datacenter>/<compute cluster>`` it lies in, from where its TagAttachment puts the zone tag.
+
+    A zone is a compute cluster or some hosts of one, so VMs of two zones can still share a
+    cluster. Zones whose tag this stack does not attach are absent.
+    """
+    zone_tags = [t.resource for t in tags(resources) if t.category == categories.zone]
+    found: dict[str, str] = {}
+    for attachment in of_type(resources, TAG_ATTACHMENT):
+        for tag in referenced(attachment, "tag_id", zone_tags):
+            targets = attachment.props.get("targets")
+            for target in targets if isinstance(targets, list | tuple) else []:
+                if not isinstance(target, Mapping):
+                    continue
+                kind, datacenter = target.get("type"), target.get("datacenter")
+                cluster = target.get("name") if kind == "ClusterComputeResource" else target.get("cluster")
+                if kind in ("ClusterComputeResource", "HostSystem") and isinstance(cluster, str):
+                    found[str(tag.prop("name"))] = f"{datacenter}/{cluster}"
+    return found
 
 
 def containers(workload: ResourceView) -> list[Mapping[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pulumi.runtime import rpc
+from offline.mocks import unwrap_secrets
 
 from .view import ResourceView
 
@@ -18,23 +18,10 @@ if TYPE_CHECKING:
 STACK = "pulumi:pulumi:Stack"
 
 
-def _unwrap(value: Any) -> tuple[Any, bool]:
-    """(plain value, whether any part was a secret)."""
-    if rpc.is_rpc_secret(value):
-        return _unwrap(rpc.unwrap_rpc_secret(value))[0], True
-    if isinstance(value, dict):
-        pairs = {k: _unwrap(v) for k, v in value.items()}
-        return {k: v for k, (v, _) in pairs.items()}, any(s for _, s in pairs.values())
-    if isinstance(value, list):
-        items = [_unwrap(v) for v in value]
-        return [v for v, _ in items], any(s for _, s in items)
-    return value, False
-
-
 def _outputs(outputs: dict[str, Any]) -> tuple[dict[str, Any], frozenset[str]]:
     plain, secret = {}, set()
     for key, value in outputs.items():
-        plain[key], is_secret = _unwrap(value)
+        plain[key], is_secret = unwrap_secrets(value)
         if is_secret:
             secret.add(key)
     return plain, frozenset(secret)

@@ -31,6 +31,7 @@ from .facts import (
 )
 from .view import ResourceView, contains_unknown, is_true, is_unknown, of_type, referenced
 
+NODE_BINDING = "pulumi-python:dynamic/vsphere:NodeBinding"
 MIN_HARDWARE_VERSION = 15  # the CSI driver's floor (vmx-15)
 CONTROL_PLANE_SIZES = (1, 3, 5)  # etcd quorum: even sizes add a failure point without adding tolerance
 
@@ -206,6 +207,30 @@ _CPI_IMAGE = re.compile(r"cloud-provider-vsphere|vsphere-cloud-controller-manage
 IN_TREE_PROVISIONER = "kubernetes.io/vsphere-volume"
 
 
+def _in_tree_in_kubeadm(docs: Sequence[Mapping[str, Any]], *, kubelet_must_be_external: bool) -> list[str]:
+    """What kubeadm documents say about the cloud provider: only ``external`` (or nothing) is out-of-tree."""
+    problems: list[str] = []
+    for doc in docs:
+        kind = doc.get("kind")
+        if kind in ("InitConfiguration", "JoinConfiguration"):
+            kubelet = facts.extra_args((doc.get("nodeRegistration") or {}).get("kubeletExtraArgs"))
+            value = kubelet.get("cloud-provider")
+            if value != "external" and (kubelet_must_be_external or value is not None):
+                problems.append(
+                    f"{kind} runs the kubelet with cloud-provider={value or '(unset)'}; it must be "
+                    "'external' so nodes wait for the vSphere CPI (uninitialized taint)"
+                )
+        if kind == "ClusterConfiguration":
+            for component in ("apiServer", "controllerManager"):
+                args = facts.extra_args((doc.get(component) or {}).get("extraArgs"))
+                if args.get("cloud-provider") not in (None, "external"):
+                    problems.append(
+                        f"ClusterConfiguration.{component} sets cloud-provider={args['cloud-provider']} "
+                        "(the in-tree provider is removed)"
+                    )
+    return problems
+
+
 def no_in_tree_cloud_provider(resource: ResourceView, config: Mapping[str, Any]) -> list[str]:
     """Out-of-tree only: kubelets with cloud-provider external, no in-tree flags or volume plugin."""
     problems: list[str] = []
@@ -213,28 +238,20 @@ def no_in_tree_cloud_provider(resource: ResourceView, config: Mapping[str, Any])
         text = facts.user_data(resource)
         if not isinstance(text, str):
             return []
-        docs = facts.kubeadm_documents(text)
-        for doc in docs:
-            kind = doc.get("kind")
-            if kind in ("InitConfiguration", "JoinConfiguration"):
-                kubelet = facts.extra_args((doc.get("nodeRegistration") or {}).get("kubeletExtraArgs"))
-                value = kubelet.get("cloud-provider")
-                if value != "external":
-                    problems.append(
-                        f"{kind} runs the kubelet with cloud-provider={value or '(unset)'}; it must be "
-                        "'external' so nodes wait for the vSphere CPI (uninitialized taint)"
-                    )
-            if kind == "ClusterConfiguration":
-                for component in ("apiServer", "controllerManager"):
-                    args = facts.extra_args((doc.get(component) or {}).get("extraArgs"))
-                    if args.get("cloud-provider") not in (None, "external"):
-                        problems.append(
-                            f"ClusterConfiguration.{component} sets cloud-provider={args['cloud-provider']} "
-                            "(the in-tree provider is removed)"
-                        )
+        problems += _in_tree_in_kubeadm(facts.kubeadm_documents(text), kubelet_must_be_external=True)
         if _IN_TREE_FLAG.search(text):
             problems.append("the node's user-data passes --cloud-provider=vsphere (in-tree, removed from Kubernetes)")
         return problems
+    if resource.type == CONFIG_MAP:
+        # e.g. kube-system/kubeadm-config, or a kubelet flags file shipped as a ConfigMap.
+        for key, value in facts.config_entries(resource).items():
+            if not isinstance(value, str):
+                continue
+            docs = [d for d in facts.yaml_documents(value) if isinstance(d, Mapping)]
+            for problem in _in_tree_in_kubeadm(docs, kubelet_must_be_external=False):
+                problems.append(f"ConfigMap entry {key!r}: {problem}")
+            if _IN_TREE_FLAG.search(value):
+                problems.append(f"ConfigMap entry {key!r} passes --cloud-provider=vsphere (in-tree)")
     if resource.type in WORKLOADS:
         for container in facts.containers(resource):
             image = str(container.get("image") or "")
@@ -362,7 +379,8 @@ def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mappi
         largest = max(used.values(), default=0)
         if len(used) > 1 and largest > count // 2:
             out.append(Violation(f"one zone holds {largest} of {count} control-plane nodes: losing it loses quorum"))
-    # VMs that share a zone share hosts: a mandatory anti-affinity rule must keep them apart.
+    # VMs that share a compute cluster (a zone, or zones made of hosts of one cluster) may share a host:
+    # a mandatory anti-affinity rule must keep them apart.
     vms = [p.vm for p in placements]
     together: dict[str, set[str]] = defaultdict(set)
     for rule in of_type(resources, ANTI_AFFINITY):
@@ -371,16 +389,18 @@ def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mappi
         members = {vm.urn for vm in referenced(rule, "virtualMachineIds", vms)}
         for urn in members:
             together[urn] |= members
-    by_zone: dict[str, list[ResourceView]] = defaultdict(list)
+    clusters = facts.zone_compute_clusters(resources, cats)
+    by_place: dict[str, list[ResourceView]] = defaultdict(list)
     for p in placements:
-        by_zone[p.zones[0] if len(p.zones) == 1 else "(no zone)"].append(p.vm)
-    for zone, zone_vms in sorted(by_zone.items()):
-        for i, a in enumerate(zone_vms):
-            for b in zone_vms[i + 1 :]:
+        zone = p.zones[0] if len(p.zones) == 1 else "(no zone)"
+        by_place[f"compute cluster {clusters[zone]}" if zone in clusters else f"zone {zone}"].append(p.vm)
+    for place, place_vms in sorted(by_place.items()):
+        for i, a in enumerate(place_vms):
+            for b in place_vms[i + 1 :]:
                 if b.urn not in together[a.urn]:
                     out.append(
                         Violation(
-                            f"control-plane VMs {a.name} and {b.name} share zone {zone} but no mandatory "
+                            f"control-plane VMs {a.name} and {b.name} share {place} but no mandatory "
                             "VM anti-affinity rule keeps them on different hosts",
                             a.urn,
                         )
@@ -415,6 +435,18 @@ def categories_consistent(resources: Sequence[ResourceView], config: Mapping[str
                         cpi.source.urn,
                     )
                 )
+    # The node binding labels zones the way the CPI does: with other categories the two would fight.
+    for binding in of_type(resources, NODE_BINDING):
+        cats = (binding.prop("region_category"), binding.prop("zone_category"))
+        expected_pair = _categories(resources, config)
+        if all(isinstance(c, str) for c in cats) and cats != (expected_pair.region, expected_pair.zone):
+            out.append(
+                Violation(
+                    f"NodeBinding {binding.name} reads categories {cats[0]!r}/{cats[1]!r}, the CPI "
+                    f"{expected_pair.region!r}/{expected_pair.zone!r}",
+                    binding.urn,
+                )
+            )
     for csi in csis:
         topo = set(csi.topology_categories)
         if not topo:
@@ -545,6 +577,109 @@ def cpi_credentials_wired(resources: Sequence[ResourceView], config: Mapping[str
     return out
 
 
+# --------------------------------------------------------------------------- wiring
+
+_UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+_CONTROL_PLANE_TAINT = "node-role.kubernetes.io/control-plane"
+
+
+def _tolerates(tolerations: Any, key: str, effect: str = "NoSchedule") -> bool:
+    for t in tolerations if isinstance(tolerations, list) else []:
+        if not isinstance(t, Mapping):
+            continue
+        exists = t.get("operator") == "Exists"
+        key_ok = t.get("key") == key or (not t.get("key") and exists)
+        if key_ok and t.get("effect") in (None, "", effect) and (exists or t.get("value") in ("true", None, "")):
+            return True
+    return False
+
+
+def cpi_daemonset_wiring(resources: Sequence[ResourceView], config: Mapping[str, Any]) -> list[Violation]:
+    """The CPI can schedule on uninitialized control-plane nodes and finds its --cloud-config file.
+
+    With kubelets on cloud-provider=external every node starts tainted until the CPI
+    initializes it: a CPI that does not tolerate that taint never starts, and no node
+    ever becomes schedulable.
+    """
+    out = []
+    config_maps = {
+        (str(r.prop("metadata", "namespace") or "default"), str(r.prop("metadata", "name"))): r
+        for r in of_type(resources, CONFIG_MAP, SECRET)
+    }
+    for workload in of_type(resources, *WORKLOADS):
+        spec = workload.prop("spec", "template", "spec")
+        cpis = [c for c in facts.containers(workload) if _CPI_IMAGE.search(str(c.get("image") or ""))]
+        if not cpis or not isinstance(spec, Mapping) or contains_unknown(spec):
+            continue
+        name = workload.prop("metadata", "name") or workload.name
+        tolerations = spec.get("tolerations")
+        if not _tolerates(tolerations, _UNINITIALIZED_TAINT):
+            out.append(
+                Violation(
+                    f"CPI {name} does not tolerate {_UNINITIALIZED_TAINT}: no node would initialize", workload.urn
+                )
+            )
+        if _CONTROL_PLANE_TAINT in repr(spec.get("affinity") or spec.get("nodeSelector") or "") and not _tolerates(
+            tolerations, _CONTROL_PLANE_TAINT
+        ):
+            out.append(
+                Violation(f"CPI {name} targets control-plane nodes but does not tolerate their taint", workload.urn)
+            )
+        namespace = str(workload.prop("metadata", "namespace") or "default")
+        volumes = {str(v.get("name")): v for v in spec.get("volumes") or [] if isinstance(v, Mapping)}
+        for container in cpis:
+            args = [str(a) for key in ("command", "args") for a in container.get(key) or []]
+            path = next((a.split("=", 1)[1] for a in args if a.startswith("--cloud-config=")), None)
+            if path is None:
+                continue
+            directory, _, filename = path.rpartition("/")
+            mounts = [
+                m for m in container.get("volumeMounts") or [] if str(m.get("mountPath", "")).rstrip("/") == directory
+            ]
+            source = volumes.get(str(mounts[0].get("name"))) if mounts else None
+            ref = (source or {}).get("configMap") or (source or {}).get("secret") or {}
+            ref_name = ref.get("name") or ref.get("secretName")
+            if not ref_name:
+                out.append(
+                    Violation(f"CPI {name}: --cloud-config={path} is not on a ConfigMap or Secret volume", workload.urn)
+                )
+                continue
+            holder = config_maps.get((namespace, str(ref_name)))
+            if holder is None:
+                out.append(
+                    Violation(
+                        f"CPI {name} mounts {namespace}/{ref_name}, which this stack does not create", workload.urn
+                    )
+                )
+            elif not ref.get("items") and filename not in facts.config_entries(holder):
+                out.append(
+                    Violation(
+                        f"CPI {name} reads {path} but {namespace}/{ref_name} has no key {filename!r}", workload.urn
+                    )
+                )
+    return out
+
+
+def explicit_providers(resource: ResourceView, config: Mapping[str, Any]) -> list[str]:
+    """vSphere and Kubernetes resources use the program's providers, never a default one.
+
+    A default provider takes its target from the machine it runs on (VSPHERE_SERVER,
+    ~/.kube/config): the same change could then land on another vCenter or cluster.
+    """
+    if not resource.custom or not resource.type.startswith(("vsphere:", "kubernetes:")):
+        return []
+    ref = resource.provider or ""
+    parts = ref.split("::")
+    provider_name = parts[3] if len(parts) > 3 else ""
+    if provider_name and not provider_name.startswith("default"):
+        return []
+    package = resource.type.split(":", 1)[0]
+    return [
+        f"uses the default {package} provider, which targets whatever the environment points at; "
+        "pass an explicit provider"
+    ]
+
+
 # --------------------------------------------------------------------------- the registry
 
 POLICIES: tuple[Policy, ...] = (
@@ -621,6 +756,18 @@ POLICIES: tuple[Policy, ...] = (
         "vsphere.conf names a Secret of the stack that holds <server>.username/.password for each vCenter.",
         Level.MANDATORY,
         stack_rule=cpi_credentials_wired,
+    ),
+    Policy(
+        "cpi-daemonset-wiring",
+        "The CPI tolerates uninitialized (and control-plane) nodes and mounts the cloud config it reads.",
+        Level.MANDATORY,
+        stack_rule=cpi_daemonset_wiring,
+    ),
+    Policy(
+        "explicit-providers",
+        "vSphere and Kubernetes resources use explicit providers, never the ambient default provider.",
+        Level.MANDATORY,
+        resource_rule=explicit_providers,
     ),
     Policy(
         "single-default-storage-class",

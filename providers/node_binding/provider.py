@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from pulumi.dynamic import (
-    CheckFailure,
     CheckResult,
     CreateResult,
     DiffResult,
@@ -21,7 +20,8 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pydantic import ValidationError
+
+from providers.checks import check_props
 
 from .plan import (
     OUTPUT_KEYS,
@@ -153,12 +153,7 @@ class NodeBindingProvider(ResourceProvider):
     """Bind a Kubernetes node to its VM: providerID and topology labels, verified or enforced."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        try:
-            parse_inputs(news)
-        except ValidationError as error:
-            failures = [CheckFailure(".".join(str(p) for p in e["loc"]) or "props", e["msg"]) for e in error.errors()]
-            return CheckResult(news, failures)
-        return CheckResult(news, [])
+        return check_props(news, parse_inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = diff(olds, news)

@@ -10,7 +10,6 @@ import time
 from typing import Any
 
 from pulumi.dynamic import (
-    CheckFailure,
     CheckResult,
     CreateResult,
     DiffResult,
@@ -18,7 +17,9 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from providers.checks import check_props
 
 from .plan import WaitPlan, wait_ready
 from .probe import probe_readyz, ssl_context
@@ -49,12 +50,7 @@ def _wait(props: ReadinessProps) -> dict[str, Any]:
 
 class ApiServerReadyProvider(ResourceProvider):
     def check(self, _olds: Any, news: Any) -> CheckResult:
-        try:
-            ReadinessProps.model_validate(news)
-        except ValidationError as exc:
-            failures = [CheckFailure(".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()]
-            return CheckResult(news, failures)
-        return CheckResult(news, [])
+        return check_props(news, ReadinessProps.model_validate)
 
     def create(self, props: Any) -> CreateResult:
         parsed = ReadinessProps.model_validate(props)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi.dynamic import (
-    CheckFailure,
     CheckResult,
     CreateResult,
     DiffResult,
@@ -18,7 +17,8 @@ from pulumi.dynamic import (
     ResourceProvider,
     UpdateResult,
 )
-from pydantic import ValidationError
+
+from providers.checks import check_props
 
 from .plan import Inputs, Observation, Plan, State, diff, observed_state, parse_inputs, parse_state, plan, plan_delete
 
@@ -77,12 +77,7 @@ class TagAttachmentProvider(ResourceProvider):
     """Attach one tag to existing vCenter objects; show and repair drift; detach only what it attached."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        try:
-            parse_inputs(news)
-        except ValidationError as error:
-            failures = [CheckFailure(".".join(str(p) for p in e["loc"]) or "props", e["msg"]) for e in error.errors()]
-            return CheckResult(news, failures)
-        return CheckResult(news, [])
+        return check_props(news, parse_inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         result = diff(olds, news)

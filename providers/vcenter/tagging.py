@@ -108,6 +108,10 @@ class TaggingClient:
         spec = {"name": name, "description": "", "cardinality": cardinality, "associable_types": list(associable_types)}
         return str(self.conn.rest("POST", f"{BASE}/category", json={"create_spec": spec}))
 
+    def delete_category(self, category_id: str) -> None:
+        """Delete a category with its tags and their attachments."""
+        self.conn.rest("DELETE", f"{BASE}/category/id:{category_id}")
+
     def create_tag(self, name: str, category_id: str) -> str:
         spec = {"name": name, "description": "", "category_id": category_id}
         return str(self.conn.rest("POST", f"{BASE}/tag", json={"create_spec": spec}))

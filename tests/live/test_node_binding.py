@@ -7,7 +7,9 @@ emulator does not know are added as named guards (tests/support/kube.py).
 
 from __future__ import annotations
 
+import os
 import pickle
+import re
 import threading
 import time
 import uuid
@@ -35,9 +37,43 @@ pytestmark = pytest.mark.live
 ASSOCIABLE = ["Datacenter", "ClusterComputeResource", "HostSystem"]
 
 
+@dataclass(frozen=True)
+class Lab:
+    """Inventory names the tests use: vcsim's by default, a disposable lab's on a real vCenter.
+
+    On a real vCenter set VSPHERE_TEST_DATACENTER, VSPHERE_TEST_CLUSTERS (two clusters, "a,b"),
+    VSPHERE_TEST_HOSTS (one host in each, "a,b") and VSPHERE_TEST_VMS (two powered-off VMs in each
+    cluster, "a0,a1,b0,b1"). The tests tag them with categories of their own and delete those afterwards.
+    """
+
+    datacenter: str = "DC0"
+    cluster_a: str = "DC0_C0"
+    cluster_b: str = "DC0_C1"
+    host_a: str = "DC0_C0_H0"
+    host_b: str = "DC0_C1_H0"
+    vm_a0: str = "DC0_C0_RP0_VM0"
+    vm_a1: str = "DC0_C0_RP0_VM1"
+    vm_b0: str = "DC0_C1_RP0_VM0"
+    vm_b1: str = "DC0_C1_RP0_VM1"
+
+    @classmethod
+    def from_env(cls) -> Lab:
+        env = os.environ
+        if "VSPHERE_TEST_DATACENTER" not in env:
+            return cls()
+        clusters, hosts, vms = (
+            env[k].split(",") for k in ("VSPHERE_TEST_CLUSTERS", "VSPHERE_TEST_HOSTS", "VSPHERE_TEST_VMS")
+        )
+        return cls(env["VSPHERE_TEST_DATACENTER"], *clusters[:2], *hosts[:2], *vms[:4])
+
+
+LAB = Lab.from_env()
+SIM = Lab()  # the names of a fresh simulator
+
+
 @dataclass
 class World:
-    """Tags on the simulator's inventory: region on DC0, zone-a on DC0_C0, zone-b on DC0_C1."""
+    """Tags of the test's own categories: region on the datacenter, zone-a and zone-b on the two clusters."""
 
     endpoint: Endpoint
     zone_category: str
@@ -66,9 +102,9 @@ def build_world(target: VCenterTarget) -> World:
     }
     inv = read_inventory(conn)
     by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
-    tagging.attach(tags["region-1"], by_name[("Datacenter", "DC0")])
-    tagging.attach(tags["zone-a"], by_name[("ClusterComputeResource", "DC0_C0")])
-    tagging.attach(tags["zone-b"], by_name[("ClusterComputeResource", "DC0_C1")])
+    tagging.attach(tags["region-1"], by_name[("Datacenter", LAB.datacenter)])
+    tagging.attach(tags["zone-a"], by_name[("ClusterComputeResource", LAB.cluster_a)])
+    tagging.attach(tags["zone-b"], by_name[("ClusterComputeResource", LAB.cluster_b)])
     return World(
         endpoint,
         f"k8s-zone-{suffix}",
@@ -81,10 +117,15 @@ def build_world(target: VCenterTarget) -> World:
 
 
 @pytest.fixture(scope="module")
-def world(vcenter: VCenterTarget) -> World:
-    if not vcenter.simulated:
-        pytest.skip("builds its own tags on the simulator's DC0_C0/DC0_C1 inventory")
-    return build_world(vcenter)
+def world(vcenter: VCenterTarget) -> Iterator[World]:
+    built = build_world(vcenter)
+    yield built
+    # Leave a real vCenter as found: deleting a category deletes its tags and their attachments.
+    tagging = TaggingClient(connection_for(built.endpoint))
+    for name in (built.zone_category, built.region_category):
+        category = tagging.category_by_name(name)
+        if category is not None:
+            tagging.delete_category(category.id)
 
 
 @pytest.fixture
@@ -155,10 +196,10 @@ def our_writes(k8s: KubeEmulator) -> int:
 
 
 def test_enforce_binds_by_system_uuid_then_rerun_writes_nothing(world: World, k8s: KubeEmulator) -> None:
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_a0))
     provider = Binding()
     created = provider.create(props(world, k8s, "n0"))
-    moid, bios = world.vms["DC0_C0_RP0_VM0"]
+    moid, bios = world.vms[LAB.vm_a0]
     outs = created.outs
     assert (outs["bound_vm"], outs["provider_id"], outs["zone"], outs["region"]) == (
         moid,
@@ -182,7 +223,7 @@ def test_enforce_binds_by_system_uuid_then_rerun_writes_nothing(world: World, k8
 
 
 def test_one_inventory_read_serves_every_node(world: World, k8s: KubeEmulator) -> None:
-    names = ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1", "DC0_C1_RP0_VM0", "DC0_C1_RP0_VM1"]
+    names = [LAB.vm_a0, LAB.vm_a1, LAB.vm_b0, LAB.vm_b1]
     for i, vm in enumerate(names):
         k8s.register_node(f"n{i}", system_uuid_of(world, vm))
     conn = connection_for(world.endpoint)
@@ -202,8 +243,8 @@ def test_one_inventory_read_serves_every_node(world: World, k8s: KubeEmulator) -
 
 
 def test_verify_waits_for_the_cpi_and_writes_nothing(world: World, k8s: KubeEmulator) -> None:
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C1_RP0_VM0"))
-    _, bios = world.vms["DC0_C1_RP0_VM0"]
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_b0))
+    _, bios = world.vms[LAB.vm_b0]
 
     def cpi() -> None:
         time.sleep(1.5)
@@ -224,7 +265,7 @@ def test_verify_waits_for_the_cpi_and_writes_nothing(world: World, k8s: KubeEmul
 
 
 def test_verify_reports_a_cpi_mismatch(world: World, k8s: KubeEmulator) -> None:
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C1_RP0_VM0"))
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_b0))
     k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: "zone-a"}}})
     with pytest.raises(
         BindingError, match=r"node n0: label topology.kubernetes.io/zone is 'zone-a', its VM is in 'zone-b'"
@@ -238,13 +279,13 @@ def test_a_node_that_never_registers_times_out_naming_it(world: World, k8s: Kube
 
 
 def test_provider_id_of_another_vm_fails_and_leaves_other_nodes_alone(world: World, k8s: KubeEmulator) -> None:
-    _, other = world.vms["DC0_C1_RP0_VM1"]
-    stack_moid, stack_uuid = world.vms["DC0_C0_RP0_VM0"]
-    k8s.register_node("bad", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    _, other = world.vms[LAB.vm_b1]
+    stack_moid, stack_uuid = world.vms[LAB.vm_a0]
+    k8s.register_node("bad", system_uuid_of(world, LAB.vm_a0))
     k8s.edit_node("bad", {"spec": {"providerID": f"vsphere://{other}"}})
-    k8s.register_node("good", system_uuid_of(world, "DC0_C0_RP0_VM1"))
+    k8s.register_node("good", system_uuid_of(world, LAB.vm_a1))
     provider = Binding()
-    with pytest.raises(BindingError, match=r"node bad: its providerID vsphere://\S+ names VM DC0_C1_RP0_VM1"):
+    with pytest.raises(BindingError, match=rf"node bad: its providerID vsphere://\S+ names VM {re.escape(LAB.vm_b1)}"):
         provider.create(props(world, k8s, "bad", vm_uuid=stack_uuid, vm_moid=stack_moid))
     assert k8s.node("bad")["spec"]["providerID"] == f"vsphere://{other}"
     assert ZONE_LABEL not in k8s.node("bad")["metadata"]["labels"]
@@ -252,15 +293,15 @@ def test_provider_id_of_another_vm_fails_and_leaves_other_nodes_alone(world: Wor
 
 
 def test_binds_by_the_stacks_vm_when_the_guest_reports_vmware_order(world: World, k8s: KubeEmulator) -> None:
-    moid, bios = world.vms["DC0_C1_RP0_VM1"]
+    moid, bios = world.vms[LAB.vm_b1]
     k8s.register_node("n0", bios)  # SMBIOS 2.6+ guests report the BIOS UUID unswapped
     outs = Binding().create(props(world, k8s, "n0", vm_uuid=bios.upper(), vm_moid=moid)).outs
     assert outs["bound_vm"] == moid and outs["provider_id"] == f"vsphere://{bios}"
 
 
 def test_conflict_on_a_stale_version_rereads_and_keeps_the_cpis_value(world: World, k8s: KubeEmulator) -> None:
-    _, bios = world.vms["DC0_C0_RP0_VM0"]
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    _, bios = world.vms[LAB.vm_a0]
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_a0))
     em = k8s.em
     em.guards["resourceVersion precondition"] = resource_version_precondition
     em.guards["providerID immutable"] = provider_id_immutable
@@ -285,7 +326,7 @@ def test_conflict_on_a_stale_version_rereads_and_keeps_the_cpis_value(world: Wor
 
 
 def test_refresh_shows_a_removed_label_and_update_repairs_it(world: World, k8s: KubeEmulator) -> None:
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_a0))
     provider = Binding()
     created = provider.create(props(world, k8s, "n0"))
     k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: None, REGION_LABEL: "elsewhere"}}})
@@ -321,16 +362,19 @@ def relocate(target: VCenterTarget, vm_moid: str, host_moid: str, cluster_moid: 
 def test_vmotion_to_another_zone_shows_drift_and_enforce_relabels(
     world: World, k8s: KubeEmulator, vcenter: VCenterTarget
 ) -> None:
-    moid, _ = world.vms["DC0_C0_RP0_VM1"]
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM1"))
+    moid, _ = world.vms[LAB.vm_a1]
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_a1))
     provider = Binding()
     created = provider.create(props(world, k8s, "n0"))
     assert created.outs["zone"] == "zone-a"
-    relocate(vcenter, moid, world.hosts["DC0_C1_H0"], world.clusters["DC0_C1"])
+    relocate(vcenter, moid, world.hosts[LAB.host_b], world.clusters[LAB.cluster_b])
     try:
         vc_adapter.forget_snapshots()  # the next refresh runs in a new provider process
         read = provider.read(created.id, created.outs)
-        assert "node n0: VM moved from zone 'zone-a' to 'zone-b' (ClusterComputeResource DC0_C1)" in read.outs["drift"]
+        assert (
+            f"node n0: VM moved from zone 'zone-a' to 'zone-b' (ClusterComputeResource {LAB.cluster_b})"
+            in read.outs["drift"]
+        )
         assert "node n0: label topology.kubernetes.io/zone is 'zone-a', want 'zone-b'" in read.outs["drift"]
         with pytest.raises(
             BindingError, match=r"node n0: label topology\.kubernetes\.io/zone is 'zone-a', its VM is in 'zone-b'"
@@ -339,11 +383,11 @@ def test_vmotion_to_another_zone_shows_drift_and_enforce_relabels(
         outs = provider.update(created.id, read.outs, props(world, k8s, "n0")).outs
         assert outs["zone"] == "zone-b" and k8s.node("n0")["metadata"]["labels"][ZONE_LABEL] == "zone-b"
     finally:
-        relocate(vcenter, moid, world.hosts["DC0_C0_H0"], world.clusters["DC0_C0"])
+        relocate(vcenter, moid, world.hosts[LAB.host_a], world.clusters[LAB.cluster_a])
 
 
 def test_delete_removes_only_the_labels_it_set(world: World, k8s: KubeEmulator) -> None:
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"), labels={REGION_LABEL: "region-1", "team": "a"})
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_a0), labels={REGION_LABEL: "region-1", "team": "a"})
     provider = Binding()
     created = provider.create(props(world, k8s, "n0"))
     assert created.outs["owned_labels"] == {ZONE_LABEL: "zone-a"}
@@ -354,7 +398,7 @@ def test_delete_removes_only_the_labels_it_set(world: World, k8s: KubeEmulator) 
 
 
 def test_provider_pickles_without_clients_or_credentials(world: World, k8s: KubeEmulator) -> None:
-    k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+    k8s.register_node("n0", system_uuid_of(world, LAB.vm_a0))
     provider = NodeBindingProvider()
     provider.create(props(world, k8s, "n0"))  # caches are warm: they must not travel with the provider
     blob = dill.dumps(provider, recurse=True)
@@ -368,7 +412,7 @@ def test_vcenter_restart_mid_run_logs_in_again(k8s: KubeEmulator) -> None:
     target = sim.start()
     try:
         world = build_world(target)
-        k8s.register_node("n0", system_uuid_of(world, "DC0_C0_RP0_VM0"))
+        k8s.register_node("n0", system_uuid_of(world, SIM.vm_a0))
         provider = Binding()
         created = provider.create(props(world, k8s, "n0"))
         conn = connection_for(world.endpoint)
@@ -379,8 +423,8 @@ def test_vcenter_restart_mid_run_logs_in_again(k8s: KubeEmulator) -> None:
         region = tagging.create_category(world.region_category, "SINGLE", ASSOCIABLE)
         inv = read_inventory(conn)
         by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
-        tagging.attach(tagging.create_tag("region-1", region), by_name[("Datacenter", "DC0")])
-        tagging.attach(tagging.create_tag("zone-a", zone), by_name[("ClusterComputeResource", "DC0_C0")])
+        tagging.attach(tagging.create_tag("region-1", region), by_name[("Datacenter", SIM.datacenter)])
+        tagging.attach(tagging.create_tag("zone-a", zone), by_name[("ClusterComputeResource", SIM.cluster_a)])
         vc_adapter.forget_snapshots()
         read = provider.read(created.id, created.outs)
         assert read.outs["drift"] == [] and read.outs["zone"] == "zone-a"

@@ -90,6 +90,8 @@ def test_tag_lifecycle_and_batched_attached_objects(conn: VCenterConnection) -> 
     assert tagging.attached_objects([tag_a, tag_b]) == {tag_a: [], tag_b: []}
     # Other tests share the simulator and may tag the same cluster: only ours must be gone.
     assert tag_a not in tagging.attached_tags(ObjectRef("ClusterComputeResource", first.id))
+    tagging.delete_category(category)
+    assert tagging.category_by_name(f"adapter-zone-{suffix}") is None
 
 
 def test_rest_session_expiry_logs_in_again(conn: VCenterConnection, vcenter: VCenterTarget) -> None:

@@ -19,6 +19,10 @@ def urn(type_: str, name: str, stack: str = "prod") -> str:
 
 def view(type_: str, name: str, stack: str = "prod", **kw: Any) -> ResourceView:
     props = kw.pop("props", {})
+    package = type_.split(":", 1)[0]
+    if "provider" not in kw and package in ("vsphere", "kubernetes"):
+        # As the program registers them: on its own explicit provider.
+        kw["provider"] = f"urn:pulumi:{stack}::{PROJECT}::pulumi:providers:{package}::{stack}-{package}::0f3a"
     return ResourceView(type=type_, name=name, urn=urn(type_, name, stack), props=props, **kw)
 
 

@@ -87,6 +87,20 @@ def test_tls_rule_reads_cpi_csi_configs_and_dynamic_resources() -> None:
     assert "TLS verification off" in rules.tls_verified(dynamic, cfg)[0]
 
 
+def test_tls_rule_reads_the_nsxt_section_of_vsphere_conf() -> None:
+    def with_nsxt(insecure: bool) -> ResourceView:
+        text = (
+            cpi_configmap().props["data"]["vsphere.conf"]
+            + f"nsxt:\n  host: nsx.example\n  insecureFlag: {str(insecure).lower()}\n"
+        )
+        return view(facts.CONFIG_MAP, "cpi-config", props={"data": {"vsphere.conf": text}})
+
+    assert rules.tls_verified(with_nsxt(False), {"allowInsecureStacks": []}) == []
+    (problem,) = rules.tls_verified(with_nsxt(True), {"allowInsecureStacks": []})
+    assert "nsxt nsx.example" in problem and "'prod'" in problem
+    assert rules.tls_verified(with_nsxt(True), {"allowInsecureStacks": ["prod"]}) == []
+
+
 # --------------------------------------------------------------------------- credentials
 
 
@@ -189,6 +203,42 @@ def test_external_kubelets_and_the_cpi_itself_pass() -> None:
 def test_in_tree_cloud_provider_violations(resource: ResourceView, expected: str) -> None:
     problems = rules.no_in_tree_cloud_provider(resource, {})
     assert problems and expected in " ".join(problems)
+
+
+KUBEADM_CONFIG = """apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.31.4
+controllerManager:
+  extraArgs:
+  - name: cloud-provider
+    value: {value}
+"""
+
+
+def kubeadm_config_map(value: str) -> ResourceView:
+    data = {"ClusterConfiguration": KUBEADM_CONFIG.format(value=value)}
+    return view(facts.CONFIG_MAP, "kubeadm-config", props={"metadata": {"name": "kubeadm-config"}, "data": data})
+
+
+def test_in_tree_cloud_provider_in_a_config_map_violates() -> None:
+    (problem,) = rules.no_in_tree_cloud_provider(kubeadm_config_map("vsphere"), {})
+    assert "'ClusterConfiguration'" in problem and "controllerManager sets cloud-provider=vsphere" in problem
+    flags = view(
+        facts.CONFIG_MAP, "kubelet-flags", props={"data": {"kubeadm-flags.env": "ARGS=--cloud-provider=vsphere"}}
+    )
+    assert "passes --cloud-provider=vsphere" in rules.no_in_tree_cloud_provider(flags, {})[0]
+
+
+def test_external_cloud_provider_and_cpi_config_in_config_maps_pass() -> None:
+    assert rules.no_in_tree_cloud_provider(kubeadm_config_map("external"), {}) == []
+    assert rules.no_in_tree_cloud_provider(cpi_configmap(), {}) == []
+    # A kubeadm document in a ConfigMap without kubelet args says nothing about the kubelet: not a finding.
+    init = view(
+        facts.CONFIG_MAP,
+        "init",
+        props={"data": {"init.yaml": "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n"}},
+    )
+    assert rules.no_in_tree_cloud_provider(init, {}) == []
 
 
 def test_gzip_user_data_is_read() -> None:
@@ -313,6 +363,34 @@ def test_control_plane_in_one_zone_violates_spread_and_needs_anti_affinity() -> 
     assert "no mandatory" not in messages(rules.control_plane_quorum_spread(hard, CFG))
 
 
+def zone_attachment(topo: Topology, zone: str, targets: list[dict[str, str]]) -> ResourceView:
+    tag_id = topo.zones[zone].id
+    return view(facts.TAG_ATTACHMENT, f"attach-{zone}", props={"tag_id": tag_id, "targets": targets})
+
+
+def test_control_plane_vms_of_two_zones_in_one_compute_cluster_need_anti_affinity() -> None:
+    # east-a and east-b are host groups of one compute cluster; east-c is a cluster of its own.
+    topo = Topology()
+    attachments = [
+        zone_attachment(topo, "east-a", [{"type": "HostSystem", "datacenter": "dc", "name": "h1", "cluster": "cl-1"}]),
+        zone_attachment(topo, "east-b", [{"type": "HostSystem", "datacenter": "dc", "name": "h2", "cluster": "cl-1"}]),
+        zone_attachment(topo, "east-c", [{"type": "ClusterComputeResource", "datacenter": "dc", "name": "cl-2"}]),
+    ]
+    cps = three_control_planes(topo, ("east-a", "east-b", "east-c"))
+    assert facts.zone_compute_clusters(
+        [*topo.resources(), *attachments], facts.Categories("k8s-region", "k8s-zone")
+    ) == {
+        "east-a": "dc/cl-1",
+        "east-b": "dc/cl-1",
+        "east-c": "dc/cl-2",
+    }
+    found = messages(rules.control_plane_quorum_spread([*topo.resources(), *attachments, *cps], CFG))
+    assert "cp-0 and cp-1 share compute cluster dc/cl-1 but no mandatory" in found
+    assert "cp-2" not in found
+    guarded = [*topo.resources(), *attachments, *cps, anti_affinity("aa", cps[:2])]
+    assert rules.control_plane_quorum_spread(guarded, CFG) == []
+
+
 def test_workers_are_not_the_control_plane() -> None:
     topo = Topology()
     workers = [vm(f"w-{i}", topo.placed("east-a"), user_data=kubeadm_user_data("JoinConfiguration")) for i in range(4)]
@@ -329,6 +407,19 @@ def test_categories_consistent() -> None:
     assert "labels.zone is 'k8s-zones'" in messages(rules.categories_consistent(wrong_cpi, {}))
     assert "no [Labels] topology-categories" in messages(rules.categories_consistent(no_csi_labels, {}))
     assert "differ from ['k8s-region', 'k8s-zone']" in messages(rules.categories_consistent(csi_other, {}))
+
+
+def test_node_binding_categories_follow_the_cpi() -> None:
+    topo = Topology()
+    base = [*topo.resources(), cpi_configmap(), csi_secret()]
+
+    def binding(zone_category: str) -> ResourceView:
+        props = {"region_category": "k8s-region", "zone_category": zone_category}
+        return view(rules.NODE_BINDING, "b", props=props)
+
+    assert rules.categories_consistent([*base, binding("k8s-zone")], {}) == []
+    found = rules.categories_consistent([*base, binding("zones")], {})
+    assert "NodeBinding b reads categories 'k8s-region'/'zones'" in messages(found)
 
 
 def test_storage_class_topologies() -> None:
@@ -378,5 +469,68 @@ def test_every_policy_is_covered_here() -> None:
         "storage-class-topologies-exist",
         "cpi-credentials-wired",
         "single-default-storage-class",
+        "cpi-daemonset-wiring",
+        "explicit-providers",
     }
     assert {p.name for p in rules.POLICIES} == tested
+
+
+# --------------------------------------------------------------------------- wiring
+
+CPI_IMAGE = "registry.k8s.io/cloud-pv-vsphere/cloud-provider-vsphere:v1.31.1"
+
+
+def cpi_daemonset(tolerations: list[dict[str, str]], config_map: str = "vsphere-cloud-config") -> ResourceView:
+    spec = {
+        "tolerations": tolerations,
+        "affinity": {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}
+                    ]
+                }
+            }
+        },
+        "volumes": [{"name": "cfg", "configMap": {"name": config_map}}],
+        "containers": [
+            {
+                "name": "ccm",
+                "image": CPI_IMAGE,
+                "args": ["--cloud-provider=vsphere", "--cloud-config=/etc/cloud/vsphere.conf"],
+                "volumeMounts": [{"name": "cfg", "mountPath": "/etc/cloud"}],
+            }
+        ],
+    }
+    return view(
+        "kubernetes:apps/v1:DaemonSet",
+        "ccm",
+        props={"metadata": {"name": "ccm", "namespace": "kube-system"}, "spec": {"template": {"spec": spec}}},
+    )
+
+
+UNINITIALIZED = {"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true", "effect": "NoSchedule"}
+CONTROL_PLANE = {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def test_cpi_daemonset_wiring() -> None:
+    assert rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([UNINITIALIZED, CONTROL_PLANE])], {}) == []
+    assert rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([{"operator": "Exists"}])], {}) == []
+    no_taint = messages(rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([CONTROL_PLANE])], {}))
+    assert "does not tolerate node.cloudprovider.kubernetes.io/uninitialized" in no_taint
+    no_cp = messages(rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([UNINITIALIZED])], {}))
+    assert "does not tolerate their taint" in no_cp
+    missing = messages(
+        rules.cpi_daemonset_wiring([cpi_configmap(), cpi_daemonset([UNINITIALIZED, CONTROL_PLANE], "other")], {})
+    )
+    assert "mounts kube-system/other, which this stack does not create" in missing
+
+
+def test_explicit_providers() -> None:
+    explicit = view(facts.VM, "n", provider="urn:pulumi:prod::p::pulumi:providers:vsphere::prod-vsphere-east::0f3a")
+    default = view(facts.VM, "n", provider="urn:pulumi:prod::p::pulumi:providers:vsphere::default_4_18_2::0f3a")
+    ambient = view("kubernetes:core/v1:Namespace", "ns", provider=None)
+    assert rules.explicit_providers(explicit, {}) == []
+    assert rules.explicit_providers(view("tls:index/privateKey:PrivateKey", "k"), {}) == []
+    assert "default vsphere provider" in rules.explicit_providers(default, {})[0]
+    assert "default kubernetes provider" in rules.explicit_providers(ambient, {})[0]

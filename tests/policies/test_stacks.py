@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -86,3 +87,21 @@ def test_offline_cli_rejects_a_bad_pack_config(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"no-such-policy": "advisory"}))
     assert cli.main(["--stack", "sim", "--out", str(tmp_path / "out"), "--quiet", "--policy-config", str(bad)]) == 2
+
+
+def test_the_real_cpi_without_the_uninitialized_toleration_is_caught(runs: dict[str, object]) -> None:
+    views = recording.views(runs["sim"].recording)  # type: ignore[attr-defined]
+    cpi = next(v for v in views if v.type == "kubernetes:apps/v1:DaemonSet" and "cloud-controller" in v.name)
+    spec = copy.deepcopy(dict(cpi.props["spec"]))
+    pod = spec["template"]["spec"]
+    pod["tolerations"] = [t for t in pod["tolerations"] if "uninitialized" not in t.get("key", "")]
+    views = [dataclasses.replace(v, props={**v.props, "spec": spec}) if v is cpi else v for v in views]
+    found = [f for f in mandatory(evaluate(views)) if f.urn == cpi.urn]
+    assert [f.policy for f in found] == ["cpi-daemonset-wiring"]
+
+
+def test_a_resource_on_the_default_provider_is_caught(runs: dict[str, object]) -> None:
+    views = recording.views(runs["sim"].recording)  # type: ignore[attr-defined]
+    target = next(v for v in views if v.type == "vsphere:index/tag:Tag")
+    views = [dataclasses.replace(v, provider=None) if v is target else v for v in views]
+    assert [f.policy for f in mandatory(evaluate(views)) if f.urn == target.urn] == ["explicit-providers"]
