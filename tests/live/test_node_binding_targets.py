@@ -2,9 +2,9 @@
 
 Real targets: VSPHERE_SERVER/USER/PASSWORD (tests/support/vcsim.py) and KUBECONFIG_LIVE (a
 kubeconfig file; the test creates and deletes its own Node objects, named ``nb-test-*``). On
-a real vCenter name a datacenter and two of its clusters with BINDING_TEST_DC,
-BINDING_TEST_CLUSTER_A and BINDING_TEST_CLUSTER_B (a VM of cluster A, or BINDING_TEST_VM, is
-vMotioned to B and back); the account needs tagging rights: the test makes two categories
+a real vCenter the same variables as tests/live/test_node_binding.py name the objects:
+VSPHERE_TEST_DATACENTER, VSPHERE_TEST_CLUSTERS ("a,b") and VSPHERE_TEST_VMS (the first is
+vMotioned from cluster a to b and back); the account needs tagging rights: the test makes two categories
 ``nb-test-zone-*``/``nb-test-region-*`` and detaches its tags afterwards. Without those
 variables everything runs on vcsim and the emulator. Nothing here is emulator-only: writes
 are observed through resourceVersion, which every API server keeps.
@@ -36,9 +36,8 @@ from vsphere_k8s.topology import swap_uuid_byte_order
 
 pytestmark = pytest.mark.live
 
-DC = os.environ.get("BINDING_TEST_DC", "DC0")
-CLUSTER_A = os.environ.get("BINDING_TEST_CLUSTER_A", "DC0_C0")
-CLUSTER_B = os.environ.get("BINDING_TEST_CLUSTER_B", "DC0_C1")
+DC = os.environ.get("VSPHERE_TEST_DATACENTER", "DC0")
+CLUSTER_A, CLUSTER_B = os.environ.get("VSPHERE_TEST_CLUSTERS", "DC0_C0,DC0_C1").split(",")[:2]
 ASSOCIABLE = ["Datacenter", "ClusterComputeResource", "HostSystem"]
 
 
@@ -80,7 +79,7 @@ def site(vcenter: VCenterTarget) -> Iterator[Site]:
     tagging.attach(tags["r"], by_name[("Datacenter", DC)])
     tagging.attach(tags["a"], cluster_a)
     tagging.attach(tags["b"], cluster_b)
-    wanted = os.environ.get("BINDING_TEST_VM")
+    wanted = os.environ.get("VSPHERE_TEST_VMS", "").split(",")[0] or None
     in_a = sorted(
         (vm for vm in inv.vms.values() if not vm.template and cluster_a in inv.ancestors(vm.ref)[:2]),
         key=lambda vm: vm.name,
