@@ -108,8 +108,8 @@ class Cluster(pulumi.ComponentResource):
         if cfg.node_binding.mode != "off":
             after: list[pulumi.Resource] = [kube.ready] if kube is not None else []
             after += list(self.topology.attachments.values())  # zones tagged before they are read
-            if getattr(self, "cloud_provider", None) is not None:
-                after.append(self.cloud_provider)  # verify waits for the CPI, so deploy it first
+            if cfg.node_binding.mode == "verify" and getattr(self, "cloud_provider", None) is not None:
+                after.append(self.cloud_provider)  # verify waits for the CPI, so deploy it first (enforce needs none)
             for n in self.nodes:
                 vc = cfg.vcenter(n.vcenter)
                 account = cfg.credentials[vc.name].program
@@ -137,7 +137,7 @@ class Cluster(pulumi.ComponentResource):
                     pulumi.ResourceOptions(parent=self, depends_on=after),
                 )
             self._outputs["nodeBindings"] = {
-                n.name: {"vm": b.bound_vm, "providerId": b.provider_id, "zone": b.zone, "region": b.region}
+                n.name: {"vm": b.bound_vm, "providerID": b.provider_id, "zone": b.zone, "region": b.region}
                 for n in self.nodes
                 for b in [self.bindings[n.key]]
             }

@@ -206,9 +206,18 @@ def plan(
 
 
 def removal_patch(node: NodeView, owned: Mapping[str, str]) -> dict[str, Any] | None:
-    """Remove the labels this binding set, only where they still hold the value it set."""
-    gone = {k: None for k, v in owned.items() if node.labels.get(k) == v}
-    return {"metadata": {"labels": gone}} if gone else None
+    """Remove the labels this binding set, only where they still hold the value it set.
+
+    Conditional on the version read, when known: a label re-set by hand in between makes the
+    API server answer 409, and the caller reads again instead of removing someone else's value.
+    """
+    gone: dict[str, Any] = {k: None for k, v in owned.items() if node.labels.get(k) == v}
+    if not gone:
+        return None
+    meta: dict[str, Any] = {"labels": gone}
+    if node.resource_version:
+        meta["resourceVersion"] = node.resource_version
+    return {"metadata": meta}
 
 
 def drift(node: NodeView, want: Desired, placement: Placement, previous: State | None) -> list[str]:

@@ -41,6 +41,9 @@ from .plan import (
 )
 
 POLL_SECONDS = 1.0
+# A write refused with 409 re-reads and re-plans; a node that keeps changing is given up on, bounded.
+MAX_CONFLICTS = 8
+CONFLICT_PAUSE = 0.05
 
 
 def _vcenter(inputs: Inputs) -> Any:
@@ -110,6 +113,7 @@ def reconcile(
     kube = _nodes(inputs)
     deadline = time.monotonic() + inputs.timeout_seconds
     owned = dict(owned or {})
+    conflicts = 0
     while True:
         seen_at = time.monotonic()
         node = kube.get(inputs.node_name)
@@ -127,8 +131,16 @@ def reconcile(
 
                 try:
                     node = kube.patch(inputs.node_name, step.patch)
-                except ConflictError:
-                    continue  # someone (the CPI) wrote first: read again and re-plan
+                except ConflictError as conflict:
+                    # Someone (the CPI) wrote first: read again and re-plan, within the same deadline.
+                    conflicts += 1
+                    if time.monotonic() >= deadline or conflicts >= MAX_CONFLICTS:
+                        raise BindingError(
+                            f"node {inputs.node_name}: gave up after {conflicts} conflicting writes "
+                            f"(409, the node keeps changing under us): {conflict}"
+                        ) from None
+                    sleep(min(CONFLICT_PAUSE * conflicts, max(deadline - time.monotonic(), 0.0)))
+                    continue
             if not step.pending:
                 return _outs(props, node, (vm, placement), owned, [])
             waiting = step.pending
@@ -176,8 +188,19 @@ class NodeBindingProvider(ResourceProvider):
         state = parse_state(props)
         if not state.owned_labels:
             return
+        from .kube import ConflictError
+
         kube = _nodes(state)
-        node = kube.get(state.node_name)
-        patch = removal_patch(node, state.owned_labels) if node.exists else None
-        if patch is not None:
-            kube.patch(state.node_name, patch)
+        for attempt in range(1, MAX_CONFLICTS + 1):
+            node = kube.get(state.node_name)
+            patch = removal_patch(node, state.owned_labels) if node.exists else None
+            if patch is None:
+                return
+            try:
+                kube.patch(state.node_name, patch)
+                return
+            except ConflictError:
+                # Edited since our read: read again, so a label someone re-set by hand is left alone.
+                if attempt == MAX_CONFLICTS:
+                    raise
+                time.sleep(CONFLICT_PAUSE * attempt)

@@ -257,9 +257,9 @@ def test_verify_waits_for_the_cpi_and_writes_nothing(world: World, k8s: KubeEmul
         )
 
     threading.Thread(target=cpi).start()
-    started = time.monotonic()
     outs = Binding().create(props(world, k8s, "n0", mode="verify")).outs
-    assert time.monotonic() - started >= 1.0
+    # It returned bound, so it saw what only the CPI (1.5 s later) wrote: it waited.
+    assert outs["provider_id"] == f"vsphere://{bios}" and outs["labels"][ZONE_LABEL] == "zone-b"
     assert outs["zone"] == "zone-b" and outs["owned_labels"] == {}
     assert our_writes(k8s) == 0
 
@@ -274,10 +274,8 @@ def test_verify_reports_a_cpi_mismatch(world: World, k8s: KubeEmulator) -> None:
 
 
 def test_a_node_that_never_registers_times_out_naming_it(world: World, k8s: KubeEmulator) -> None:
-    started = time.monotonic()
     with pytest.raises(PendingError, match=r"timed out after 1s: node ghost-1 has not registered"):
         Binding().create(props(world, k8s, "ghost-1", timeout_seconds=1))
-    assert time.monotonic() - started < 5
 
 
 def test_provider_id_of_another_vm_fails_and_leaves_other_nodes_alone(world: World, k8s: KubeEmulator) -> None:

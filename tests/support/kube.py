@@ -188,3 +188,53 @@ class KubeEmulator:
 
     def writes_to(self, name: str) -> list[dict[str, Any]]:
         return [body for method, node, body in self.em.writes if node == name and method == "PATCH"]
+
+
+class RealCluster:
+    """A real API server (KUBECONFIG_LIVE) behind the same methods the tests use on the emulator.
+
+    Test nodes are Node objects the test creates (as a kubelet would) and deletes afterwards.
+    """
+
+    def __init__(self, kubeconfig: str) -> None:
+        from kubernetes import client, config
+
+        self._kubeconfig = kubeconfig
+        self.api: Any = client.CoreV1Api(config.new_client_from_config_dict(yaml_load(kubeconfig)))
+        self.created: list[str] = []
+
+    def kubeconfig(self) -> str:
+        return self._kubeconfig
+
+    def register_node(self, name: str, system_uuid: str, labels: dict[str, str] | None = None) -> None:
+        taint = {"key": "node.cloudprovider.kubernetes.io/uninitialized", "value": "true", "effect": "NoSchedule"}
+        body = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": dict(labels or {})}}
+        self.api.create_node({**body, "spec": {"taints": [taint]}})
+        self.created.append(name)
+        self.api.patch_node_status(name, {"status": {"nodeInfo": {"systemUUID": system_uuid}}})
+
+    def edit_node(self, name: str, patch: dict[str, Any]) -> None:
+        self.api.patch_node(name, patch, _content_type="application/merge-patch+json")
+
+    def node(self, name: str) -> dict[str, Any]:
+        return dict(json.loads(self.api.read_node(name, _preload_content=False).data))
+
+    def cleanup(self) -> None:
+        for name in self.created:
+            self.api.delete_node(name)
+        self.created.clear()
+
+
+def yaml_load(text: str) -> Any:
+    import yaml
+
+    return yaml.safe_load(text)
+
+
+def real_cluster_from_env() -> RealCluster | None:
+    """The cluster KUBECONFIG_LIVE names (a kubeconfig file), if set."""
+    import os
+    from pathlib import Path
+
+    path = os.environ.get("KUBECONFIG_LIVE")
+    return RealCluster(Path(path).read_text()) if path else None

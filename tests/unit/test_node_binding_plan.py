@@ -124,6 +124,9 @@ def test_delete_removes_only_labels_still_holding_our_value() -> None:
     owned = {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}
     assert removal_patch(node(labels=labels), owned) == {"metadata": {"labels": {ZONE_LABEL: None}}}
     assert removal_patch(node(labels={"team": "x"}), owned) is None
+    # Conditional on the version read: a label re-set by hand in between is not removed (409, read again).
+    versioned = removal_patch(node(labels=labels, resource_version="41"), owned)
+    assert versioned == {"metadata": {"labels": {ZONE_LABEL: None}, "resourceVersion": "41"}}
 
 
 def test_drift_names_removed_and_edited_labels_and_a_moved_vm() -> None:
