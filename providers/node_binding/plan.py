@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
+from providers.vcenter.props import VCenterProps
 from vsphere_k8s.topology import Placement, bios_uuid_candidates, normalize_uuid, provider_id, uuid_from_provider_id
 
 ZONE_LABEL = "topology.kubernetes.io/zone"
@@ -33,17 +34,8 @@ class PendingError(BindingError):
     """Not there yet (node not registered, CPI not done): worth waiting for."""
 
 
-class Inputs(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
+class Inputs(VCenterProps):
     node_name: str = Field(min_length=1)
-    server: str = Field(min_length=1)
-    port: int = Field(default=443, ge=1, le=65535)
-    username: str = Field(min_length=1)
-    password: SecretStr
-    insecure: bool = False
-    thumbprint: str | None = None
-    ca_cert: str | None = None
     kubeconfig: SecretStr
     zone_category: str = Field(min_length=1)
     region_category: str = Field(min_length=1)

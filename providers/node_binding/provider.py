@@ -47,19 +47,9 @@ CONFLICT_PAUSE = 0.05
 
 
 def _vcenter(inputs: Inputs) -> Any:
-    from providers.vcenter.connection import Endpoint, connection_for
+    from providers.vcenter.connection import connection_for
 
-    return connection_for(
-        Endpoint(
-            host=inputs.server,
-            port=inputs.port,
-            username=inputs.username,
-            password=inputs.password.get_secret_value(),
-            insecure=inputs.insecure,
-            ca_cert=inputs.ca_cert,
-            thumbprint=inputs.thumbprint,
-        )
-    )
+    return connection_for(inputs.endpoint())
 
 
 def _nodes(inputs: Inputs) -> Any:

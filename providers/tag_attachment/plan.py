@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
+
+from providers.vcenter.props import VCenterProps
 
 ObjectType = Literal["Datacenter", "ClusterComputeResource", "HostSystem"]
 
@@ -37,18 +39,9 @@ class TargetSpec(BaseModel):
         return f"{self.type}:{'/'.join(parts)}"
 
 
-class Inputs(BaseModel):
+class Inputs(VCenterProps):
     """What the program passes (snake_case keys, as stored in state)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    server: str = Field(min_length=1)
-    port: int = Field(default=443, ge=1, le=65535)
-    username: str = Field(min_length=1)
-    password: SecretStr
-    insecure: bool = False
-    thumbprint: str | None = None
-    ca_cert: str | None = None
     tag_id: str = Field(min_length=1)
     category_id: str = Field(min_length=1)
     targets: list[TargetSpec] = Field(min_length=1)

@@ -28,22 +28,10 @@ OUTPUT_KEYS = ("resolved", "attached", "owned", "conflicts")
 def _clients(inputs: Inputs) -> tuple[Any, Any]:
     """(connection, tagging client) for the props' vCenter: one session per process and endpoint."""
     # Imported here: importing this module must not need pyVmomi's network stack.
-    from providers.vcenter.connection import (  # type: ignore[import-not-found,unused-ignore]
-        Endpoint,
-        connection_for,
-    )
-    from providers.vcenter.tagging import TaggingClient  # type: ignore[import-not-found,unused-ignore]
+    from providers.vcenter.connection import connection_for
+    from providers.vcenter.tagging import TaggingClient
 
-    endpoint = Endpoint(
-        host=inputs.server,
-        port=inputs.port,
-        username=inputs.username,
-        password=inputs.password.get_secret_value(),
-        insecure=inputs.insecure,
-        ca_cert=inputs.ca_cert,
-        thumbprint=inputs.thumbprint,
-    )
-    conn = connection_for(endpoint)
+    conn = connection_for(inputs.endpoint())
     return conn, TaggingClient(conn)
 
 

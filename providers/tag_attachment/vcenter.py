@@ -128,7 +128,7 @@ def _host_cluster_matches(nodes: Mapping[str, _Node], host: _Node, cluster: str)
 def _object_ref(kind: str, moref: str) -> Any:
     # The shared adapter is imported when vCenter is actually spoken to, so that
     # inventory resolution and the pure plan import without it.
-    from providers.vcenter.tagging import ObjectRef  # type: ignore[import-not-found,unused-ignore]
+    from providers.vcenter.tagging import ObjectRef
 
     return ObjectRef(kind, moref)
 

@@ -19,6 +19,8 @@ from pulumi.dynamic.dynamic import serialize_provider
 from providers.tag_attachment import vcenter as adapter
 from providers.tag_attachment.plan import TargetSpec
 from providers.tag_attachment.provider import TagAttachmentProvider
+from providers.vcenter.connection import Endpoint, connection_for
+from providers.vcenter.tagging import TaggingClient
 from tests.support.vcsim import VCenterTarget
 
 pytestmark = pytest.mark.live
@@ -82,19 +84,15 @@ def test_missing_and_misplaced_objects_are_named(service_content: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def tagging(vcenter: VCenterTarget) -> Any:
-    connection = pytest.importorskip(
-        "providers.vcenter.connection", reason="the shared vCenter adapter (providers/vcenter) is not in the tree yet"
-    )
-    tagging_mod = pytest.importorskip("providers.vcenter.tagging")
-    endpoint = connection.Endpoint(
+def tagging(vcenter: VCenterTarget) -> TaggingClient:
+    endpoint = Endpoint(
         host=vcenter.host,
         port=vcenter.port,
         username=vcenter.username,
         password=vcenter.password,
         insecure=vcenter.insecure,
     )
-    return tagging_mod.TaggingClient(connection.connection_for(endpoint))
+    return TaggingClient(connection_for(endpoint))
 
 
 @pytest.fixture
@@ -139,13 +137,13 @@ def _props(vcenter: VCenterTarget, ids: dict[str, str], targets: list[dict[str, 
 
 
 def _carried(tagging: Any, ids: dict[str, str], moref: str, kind: str) -> set[str]:
-    from providers.vcenter.tagging import ObjectRef  # type: ignore[import-not-found,unused-ignore]
+    from providers.vcenter.tagging import ObjectRef
 
     return set(tagging.attached_tags(ObjectRef(kind, moref))) & {ids["ours"], ids["other"]}
 
 
 def test_create_read_drift_repair_delete(vcenter: VCenterTarget, tagging: Any, zone_tags: dict[str, str]) -> None:
-    from providers.vcenter.tagging import ObjectRef  # type: ignore[import-not-found,unused-ignore]
+    from providers.vcenter.tagging import ObjectRef
 
     provider = TagAttachmentProvider()
     props = _props(vcenter, zone_tags, TARGETS)
