@@ -116,3 +116,22 @@ def test_floor_registers_the_same_resources_bare() -> None:
     assert vm.inputs == original.inputs and vm.parent == original.parent
     assert vm.secret_inputs == original.secret_inputs
     assert not vm.dependencies, "the floor has no dependencies: its inputs are already resolved"
+
+
+@pytest.mark.live
+def test_reconcile_benchmark_smoke() -> None:
+    """Both reconcile patterns at 3 nodes on a fresh vcsim: same answers, counted round trips, a write-free rerun."""
+    from benchmarks.reconcile_cost import run
+
+    (figures,) = run((3,))
+    per_node, batched, second = figures.per_node, figures.batched, figures.second
+    assert per_node.nodes == batched.nodes == 3
+    # The CPI pattern: FindByUuid + host + ancestors per node, and tag reads per ancestor.
+    assert per_node.soap_methods.get("FindByUuid") == 3
+    assert per_node.rest_calls >= 3 * 4
+    # The provider: one inventory read (view, retrieve, destroy) whatever N.
+    assert batched.soap_methods.get("RetrievePropertiesEx") == 1 and "FindByUuid" not in batched.soap_methods
+    assert batched.kube_writes == 3 and batched.vcenter_writes == 0
+    assert second.kube_writes == 0 and second.vcenter_writes == 0
+    assert second.round_trips == batched.round_trips
+    assert batched.logins <= 2 and second.logins <= 2
