@@ -87,8 +87,10 @@ class Cluster(pulumi.ComponentResource):
                 cfg,
                 pki=self.bootstrap.pki if self.bootstrap else None,
                 endpoint=self.bootstrap.endpoint if self.bootstrap else None,
-                # The API wait starts once the VMs exist, so its timeout measures boot and kubeadm only.
-                depends_on=list(self.vms.values()) if self.bootstrap else [],
+                # The API wait starts once the control-plane VMs exist, so its timeout measures boot and
+                # kubeadm only. Workers play no part in the API (and a dependency on every VM would make
+                # each Kubernetes resource after it cost the SDK a walk over all nodes).
+                depends_on=[self.vms[n.key] for n in self.nodes if n.is_control_plane] if self.bootstrap else [],
             ),
             pulumi.ResourceOptions(parent=self),
         )
@@ -109,7 +111,9 @@ class Cluster(pulumi.ComponentResource):
             after: list[pulumi.Resource] = [kube.ready] if kube is not None else []
             after += list(self.topology.attachments.values())  # zones tagged before they are read
             if cfg.node_binding.mode == "verify" and getattr(self, "cloud_provider", None) is not None:
-                after.append(self.cloud_provider)  # verify waits for the CPI, so deploy it first (enforce needs none)
+                # Verify waits for the CPI, so deploy it first (enforce needs none). The DaemonSet alone:
+                # depending on the whole component costs the SDK a walk of all its children per binding.
+                after.append(self.cloud_provider.cpi)
             for n in self.nodes:
                 vc = cfg.vcenter(n.vcenter)
                 account = cfg.credentials[vc.name].program

@@ -60,8 +60,11 @@ def test_kubeconfig_is_secret_and_the_provider_waits_for_readiness(sim: OfflineR
     (ready,) = rec.of_type(READY)
     assert ready.urn in provider.dependencies
     # The wait starts once every node VM exists.
-    vms = {r.urn for r in rec.of_type("vsphere:index/virtualMachine:VirtualMachine")}
-    assert len(vms) == 6 and vms <= set(ready.dependencies)
+    vms = {r.inputs["name"]: r.urn for r in rec.of_type("vsphere:index/virtualMachine:VirtualMachine")}
+    control_plane = {urn for name, urn in vms.items() if "-cp-" in name}
+    assert len(vms) == 6 and len(control_plane) == 3
+    assert control_plane <= set(ready.dependencies)
+    assert not (set(vms.values()) - control_plane) & set(ready.dependencies), "workers play no part in the API"
     assert ready.inputs["server"] == "https://10.10.0.10:6443"
     assert ready.inputs["caCertPem"] == rec.by_name("sim-bootstrap-pki-ca").outputs["certPem"]
     assert ready.inputs["timeoutSeconds"] == 900

@@ -221,7 +221,11 @@ def user_data_document(
     return doc
 
 
-class _BlockDumper(yaml.SafeDumper):
+# libyaml's emitter when PyYAML has it: rendering user-data is the plan's largest cost at scale.
+_SafeBase: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _BlockDumper(_SafeBase):  # type: ignore[valid-type,misc]
     """Multi-line strings (files, scripts) as literal blocks: readable on the node and in reviews."""
 
 
