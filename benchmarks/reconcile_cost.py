@@ -327,35 +327,10 @@ def _indexed_emulator_class() -> type:
 
 
 def _start_indexed_emulator() -> Any:
-    """tests.support.kube.KubeEmulator, started with :func:`_indexed_emulator_class` (same threading, same guards)."""
-    import kmock
-
+    """tests.support.kube.KubeEmulator, serving through :func:`_indexed_emulator_class` (same threading, guards)."""
     from tests.support.kube import KubeEmulator
 
-    harness = KubeEmulator()
-    cls = _indexed_emulator_class()
-
-    class Indexed(KubeEmulator):  # type: ignore[misc]
-        def start(self) -> KubeEmulator:
-            import threading
-
-            self._thread = threading.Thread(target=self.loop.run_forever, name="kmock", daemon=True)
-            self._thread.start()
-
-            async def enter() -> tuple[Any, Any]:
-                emulator = cls()
-                emulator.guards = {}
-                emulator.writes = []
-                await emulator.__aenter__()
-                server = kmock.Server(emulator)
-                await server.__aenter__()
-                return emulator, server
-
-            self.emulator, self.server = self._run(enter())
-            return self
-
-    del harness
-    return Indexed().start()
+    return KubeEmulator(emulator_class=_indexed_emulator_class()).start()
 
 
 def start_emulator(nodes: Sequence[SimNode], *, indexed: bool = True) -> Any:
@@ -457,18 +432,15 @@ def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tu
             seconds = time.perf_counter() - started
         finally:
             conn.close()
-    figures = PassFigures(
-        pattern="per-node (CPI)",
-        nodes=len(nodes),
+    figures = _pass_figures(
+        "per-node (CPI)",
+        len(nodes),
         seconds=seconds,
         vcenter_seconds=timer.seconds,
-        soap_calls=conn.stats.soap_calls,
-        rest_calls=conn.stats.rest_calls,
-        logins=conn.stats.logins,
-        vcenter_writes=conn.stats.rest_writes + soap.writes(),
+        conn=conn,
+        soap=soap,
         kube_reads=kube.reads,
         kube_writes=kube.writes,
-        soap_methods=dict(soap.methods),
     )
     return figures, results
 
@@ -546,18 +518,16 @@ def batched_pass(
                 outs[node.name] = dict(updated.outs or {})
         seconds = time.perf_counter() - started
     kube = nodes_for(kubeconfig)
-    figures = PassFigures(
-        pattern="batched (NodeBinding)" if previous is None else "batched, 2nd run (nothing changed)",
-        nodes=len(nodes),
+    pattern = "batched (NodeBinding)" if previous is None else "batched, 2nd run (nothing changed)"
+    figures = _pass_figures(
+        pattern,
+        len(nodes),
         seconds=seconds,
         vcenter_seconds=timer.seconds,
-        soap_calls=conn.stats.soap_calls,
-        rest_calls=conn.stats.rest_calls,
-        logins=conn.stats.logins,
-        vcenter_writes=conn.stats.rest_writes + soap.writes(),
+        conn=conn,
+        soap=soap,
         kube_reads=kube.reads,
         kube_writes=len(emulator.em.writes),
-        soap_methods=dict(soap.methods),
     )
     _fresh_process_state()
     return figures, outs
@@ -604,3 +574,30 @@ def run(sizes: Sequence[int] = (10, 100, 500), progress: Callable[[str], None] |
         return figures
     finally:
         world.sim.stop()
+
+
+def _pass_figures(
+    pattern: str,
+    nodes: int,
+    *,
+    seconds: float,
+    vcenter_seconds: float,
+    conn: Any,
+    soap: Any,
+    kube_reads: int,
+    kube_writes: int,
+) -> PassFigures:
+    """One pass's figures from the connection's counters and the SOAP method log."""
+    return PassFigures(
+        pattern=pattern,
+        nodes=nodes,
+        seconds=seconds,
+        vcenter_seconds=vcenter_seconds,
+        soap_calls=conn.stats.soap_calls,
+        rest_calls=conn.stats.rest_calls,
+        logins=conn.stats.logins,
+        vcenter_writes=conn.stats.rest_writes + soap.writes(),
+        kube_reads=kube_reads,
+        kube_writes=kube_writes,
+        soap_methods=dict(soap.methods),
+    )
