@@ -40,7 +40,7 @@ def _observe(inputs: Inputs, resolved: dict[str, str] | None = None) -> tuple[An
 
     conn, tagging = _clients(inputs)
     if resolved is None:
-        resolved = vcenter.resolve(vcenter.read_inventory(conn.service_content()), inputs.targets)
+        resolved = vcenter.resolve(vcenter.read_inventory(conn), inputs.targets)
     types = {key: key.split(":", 1)[0] for key in resolved}
     return tagging, vcenter.observe(tagging, inputs.category_id, inputs.tag_id, resolved, types)
 

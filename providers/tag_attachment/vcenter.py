@@ -11,13 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pyVmomi import vim, vmodl
-
 from .plan import Action, Observation, TargetSpec
-
-# ComputeResource covers clusters and the parents of standalone hosts; folders
-# are read so that paths can be rebuilt (a cluster may sit in a host folder).
-_TYPES = (vim.Datacenter, vim.Folder, vim.ComputeResource, vim.HostSystem)
 
 
 class TargetNotFoundError(LookupError):
@@ -32,35 +26,15 @@ class _Node:
     parent: str | None
 
 
-def read_inventory(content: Any) -> dict[str, _Node]:
-    """Every datacenter, folder, compute resource and host: name and parent, in one retrieval."""
-    view = content.viewManager.CreateContainerView(content.rootFolder, list(_TYPES), True)
-    pc: Any = vmodl.query.PropertyCollector  # pyVmomi is untyped
-    try:
-        spec = pc.FilterSpec(
-            objectSet=[
-                pc.ObjectSpec(
-                    obj=view,
-                    skip=True,
-                    selectSet=[pc.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)],
-                )
-            ],
-            propSet=[pc.PropertySpec(type=t, pathSet=["name", "parent"]) for t in _TYPES],
-        )
-        nodes: dict[str, _Node] = {}
-        result = content.propertyCollector.RetrievePropertiesEx([spec], pc.RetrieveOptions())
-        while result is not None:
-            for obj in result.objects:
-                props = {p.name: p.val for p in obj.propSet}
-                parent = props.get("parent")
-                nodes[obj.obj._moId] = _Node(
-                    obj.obj._moId, obj.obj._wsdlName, str(props.get("name", "")), parent._moId if parent else None
-                )
-            token = result.token
-            result = content.propertyCollector.ContinueRetrievePropertiesEx(token) if token else None
-    finally:
-        view.DestroyView()
-    return nodes
+def read_inventory(conn: Any) -> dict[str, _Node]:
+    """Every datacenter, folder, compute resource and host (name and parent), in one shared retrieval."""
+    from providers.vcenter.inventory import read_inventory as read_all
+
+    inventory = read_all(conn, vms=False)
+    return {
+        o.ref.id: _Node(o.ref.id, o.ref.type, o.name, o.parent.id if o.parent else None)
+        for o in inventory.objects.values()
+    }
 
 
 def _ancestry(nodes: Mapping[str, _Node], node: _Node) -> list[_Node]:

@@ -19,7 +19,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from providers.tag_attachment import vcenter as adapter
 from providers.tag_attachment.plan import TargetSpec
 from providers.tag_attachment.provider import TagAttachmentProvider
-from providers.vcenter.connection import Endpoint, connection_for
+from providers.vcenter.connection import Endpoint, VCenterConnection, connection_for
 from providers.vcenter.tagging import TaggingClient
 from tests.support.vcsim import VCenterTarget
 
@@ -37,24 +37,16 @@ DC_KEY, CLUSTER_KEY, HOST_KEY = (TargetSpec.model_validate(t).key for t in TARGE
 
 
 @pytest.fixture(scope="module")
-def service_content(vcenter: VCenterTarget) -> Iterator[Any]:
-    from pyVim.connect import Disconnect, SmartConnect
-
-    si = SmartConnect(
-        host=vcenter.host,
-        port=vcenter.port,
-        user=vcenter.username,
-        pwd=vcenter.password,
-        disableSslCertValidation=vcenter.insecure,
+def connection(vcenter: VCenterTarget) -> Iterator[VCenterConnection]:
+    conn = VCenterConnection(
+        Endpoint(vcenter.host, vcenter.port, vcenter.username, vcenter.password, insecure=vcenter.insecure)
     )
-    try:
-        yield si.RetrieveContent()
-    finally:
-        Disconnect(si)
+    yield conn
+    conn.close()
 
 
-def test_inventory_resolves_configured_names_in_one_read(service_content: Any) -> None:
-    nodes = adapter.read_inventory(service_content)
+def test_inventory_resolves_configured_names_in_one_read(connection: VCenterConnection) -> None:
+    nodes = adapter.read_inventory(connection)
     resolved = adapter.resolve(nodes, [TargetSpec.model_validate(t) for t in TARGETS])
     # Moref values differ between vcsim and vCenter ("domain-c8"); the types and names do not.
     assert [(nodes[resolved[k]].type, nodes[resolved[k]].name) for k in (DC_KEY, CLUSTER_KEY, HOST_KEY)] == [
@@ -65,8 +57,8 @@ def test_inventory_resolves_configured_names_in_one_read(service_content: Any) -
     assert nodes[resolved[HOST_KEY]].parent == resolved[CLUSTER_KEY]
 
 
-def test_missing_and_misplaced_objects_are_named(service_content: Any) -> None:
-    nodes = adapter.read_inventory(service_content)
+def test_missing_and_misplaced_objects_are_named(connection: VCenterConnection) -> None:
+    nodes = adapter.read_inventory(connection)
     wrong = [
         TargetSpec(type="ClusterComputeResource", datacenter=DC, name="no-such-cluster"),
         TargetSpec(type="HostSystem", datacenter=DC, cluster="no-such-cluster", name=HOST),
