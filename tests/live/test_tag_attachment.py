@@ -1,7 +1,8 @@
 """TagAttachment against vcsim (or a real vCenter when VSPHERE_SERVER/USER/PASSWORD are set).
 
-On a real vCenter, name throwaway objects with TAG_TEST_DATACENTER / TAG_TEST_CLUSTER /
-TAG_TEST_HOST (a host of that cluster); the defaults are the simulator's.
+On a real vCenter, the throwaway objects are the first of the names the node-binding tests use:
+VSPHERE_TEST_DATACENTER, VSPHERE_TEST_CLUSTERS ("a,b") and VSPHERE_TEST_HOSTS (a host of cluster a
+first); the defaults are the simulator's.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from tests.support.vcsim import VCenterTarget
 
 pytestmark = pytest.mark.live
 
-DC = os.environ.get("TAG_TEST_DATACENTER", "DC0")
-CLUSTER = os.environ.get("TAG_TEST_CLUSTER", "DC0_C0")
-HOST = os.environ.get("TAG_TEST_HOST", "DC0_C0_H0")
+DC = os.environ.get("VSPHERE_TEST_DATACENTER", "DC0")
+CLUSTER = os.environ.get("VSPHERE_TEST_CLUSTERS", "DC0_C0").split(",")[0]
+HOST = os.environ.get("VSPHERE_TEST_HOSTS", "DC0_C0_H0").split(",")[0]
 TARGETS = [
     {"type": "Datacenter", "datacenter": DC, "name": DC},
     {"type": "ClusterComputeResource", "datacenter": DC, "name": CLUSTER},
