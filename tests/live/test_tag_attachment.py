@@ -100,6 +100,7 @@ def zone_tags(tagging: Any) -> Iterator[dict[str, str]]:
     for tag in (ids["ours"], ids["other"]):
         for obj in tagging.attached_objects([tag]).get(tag, []):
             tagging.detach(tag, obj)
+    tagging.delete_category(category)  # with its tags: a real vCenter is left as found
 
 
 def _outs(result: Any) -> dict[str, Any]:
