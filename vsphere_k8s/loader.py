@@ -98,6 +98,11 @@ def _resolve_files(raw: dict[str, Any], read_file: Callable[[str], str], issues:
                 issues.append(ConfigIssue(f"vcenters[{name}].tls.caCertFile", f"cannot be read: {exc.strerror}"))
 
 
+def _section(path: str) -> str:
+    """The top-level key a key path starts with: `topology.zones[a].datastore` -> `topology`."""
+    return path.split(".", maxsplit=1)[0].split("[", maxsplit=1)[0]
+
+
 def _partial_model(data: Mapping[str, Any]) -> StackConfig:
     """A StackConfig of only the top-level sections that validate on their own."""
     fields: dict[str, Any] = {}
@@ -134,8 +139,8 @@ def load(
         cfg = StackConfig.model_validate(data)
     except ValidationError as exc:
         structural = _issues_from(exc, data)
-        broken = {i.path.split(".")[0].split("[")[0] for i in structural}
-        partial = [i for i in check_partial(_partial_model(data)) if i.path.split(".")[0].split("[")[0] not in broken]
+        broken = {_section(i.path) for i in structural}
+        partial = [i for i in check_partial(_partial_model(data)) if _section(i.path) not in broken]
         raise ConfigError(issues + structural + partial, stack) from None
     issues += check(cfg)
     if issues:

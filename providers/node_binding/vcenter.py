@@ -56,24 +56,35 @@ class Snapshot:
         return obj.name if obj is not None else ref.id
 
 
-def _category_tags(tagging: TaggingClient, category: str) -> dict[ObjectRef, frozenset[str]]:
-    found = tagging.category_by_name(category)
-    if found is None:
-        raise TopologyError(f"tag category {category!r} does not exist in vCenter {tagging.conn.endpoint.host}")
-    tags = {t.id: t.name for t in tagging.tags_for_category(found.id)}
-    carried: dict[ObjectRef, set[str]] = {}
-    for tag_id, objects in tagging.attached_objects(list(tags)).items():
+Carried = dict[ObjectRef, frozenset[str]]
+
+
+def _tags_by_object(tagging: TaggingClient, zone_category: str, region_category: str) -> tuple[Carried, Carried]:
+    """(zone, region) tag names per object: one category listing and one attached-objects call serve both."""
+    by_name = {c.name: c for c in tagging.categories()}
+    tag_of: dict[str, tuple[str, str]] = {}  # tag id -> (category name, tag name)
+    for category in (zone_category, region_category):
+        found = by_name.get(category)
+        if found is None:
+            raise TopologyError(f"tag category {category!r} does not exist in vCenter {tagging.conn.endpoint.host}")
+        tag_of.update({t.id: (category, t.name) for t in tagging.tags_for_category(found.id)})
+    carried: dict[str, dict[ObjectRef, set[str]]] = {zone_category: {}, region_category: {}}
+    for tag_id, objects in tagging.attached_objects(list(tag_of)).items():
+        category, name = tag_of[tag_id]
         for obj in objects:
-            carried.setdefault(obj, set()).add(tags[tag_id])
-    return {ref: frozenset(names) for ref, names in carried.items()}
+            carried[category].setdefault(obj, set()).add(name)
+    zone, region = (
+        {ref: frozenset(names) for ref, names in carried[c].items()} for c in (zone_category, region_category)
+    )
+    return zone, region
 
 
 def read_snapshot(conn: VCenterConnection, zone_category: str, region_category: str) -> Snapshot:
-    tagging = TaggingClient(conn)
+    zone_tags, region_tags = _tags_by_object(TaggingClient(conn), zone_category, region_category)
     return Snapshot(
         inventory=read_inventory(conn),
-        zone_tags=_category_tags(tagging, zone_category),
-        region_tags=_category_tags(tagging, region_category),
+        zone_tags=zone_tags,
+        region_tags=region_tags,
         zone_category=zone_category,
         region_category=region_category,
         taken_at=time.monotonic(),
