@@ -4,28 +4,35 @@ Two ways to answer, for N nodes, "which VM is this node (by its systemUUID) and 
 which zone and region is it", then write ``spec.providerID`` and the topology labels:
 
 * **per node, the CPI's pattern** (cloud-provider-vsphere's node discovery and zone
-  lookup): ``SearchIndex.FindByUuid``, the VM's ``runtime.host``, the host's ancestors
-  (one PropertyCollector read, like govmomi's ``mo.Ancestors``), then for each ancestor,
-  nearest first, ``list-attached-tags`` and a read of each tag and of its category,
-  until a zone and a region are found. This is kind to the CPI: it searches the whole
-  inventory at once where the CPI searches datacenter by datacenter, and it keeps one
-  REST session where the CPI logs in for every lookup.
-* **batched, the NodeBinding provider** (``providers/node_binding``), driven exactly as
-  the Pulumi engine drives it: ``NodeBindingProvider().create(props)`` per node, in
-  ``enforce`` mode. It reads one snapshot per run (one inventory read, per category the
-  tag list, one ``list-attached-objects-on-tags`` call) through the process's one
-  vCenter session.
+  lookup, driven by the cloud-node controller): the nodes come from one LIST (the
+  controller's informer), then per node ``SearchIndex.FindByUuid``, the VM's
+  ``runtime.host``, the host's ancestors (one PropertyCollector read, like govmomi's
+  ``mo.Ancestors``), then a tagging session for this lookup alone (the CPI's
+  ``withTagsClient`` logs in to the REST API and logs out after every zone lookup) and,
+  per ancestor, nearest first, ``list-attached-tags`` and a read of each tag and of its
+  category until a zone and a region are found; then the node is written. This stays
+  kind to the CPI: one search for the whole inventory where the CPI searches datacenter
+  by datacenter, the REST sessions reuse one HTTP connection pool, and nodes are
+  handled one at a time as its default ``--concurrent-node-syncs=1`` does.
+* **batched, the NodeBinding provider** (``providers/node_binding``), driven as the
+  Pulumi engine drives it: ``NodeBindingProvider().create(props)`` per node in
+  ``enforce`` mode, ``ENGINE_WORKERS`` at a time (the dynamic provider host serves four
+  calls at once; ``pulumi up`` issues independent resources without limit). It reads one
+  snapshot per run (one inventory read, the category list, the tags of the two
+  categories, one ``list-attached-objects-on-tags`` call) through the process's one
+  vCenter session, and one paged LIST of the nodes.
 
 Both run in the same process, on the same simulator, each against its own fresh
 emulator holding the same N registered nodes; both read and patch the nodes through the
 same kubernetes client (``providers.node_binding.kube.KubeNodes``). Round trips and
 logins come from the connections' ``ConnectionStats``; SOAP methods are also counted by
 name from outside (a wrapper around pyVmomi's ``SoapStubAdapter.InvokeMethod``) so that
-vCenter writes can be told from reads; API-server writes are what the emulator received.
+vCenter writes can be told from reads; API-server writes are what the emulator received;
+"API s" is the time spent in Kubernetes requests (summed over the workers).
 
 Then a **second reconcile with nothing changed** (as a new ``pulumi up`` would: new
-session, new snapshot, ``update`` per node with the first run's state) must write
-nothing to vCenter or to the API server.
+session, new snapshot, new node list, ``diff`` then ``update`` per node with the first
+run's state) must write nothing to vCenter or to the API server.
 
 Importing does no I/O; :func:`run` starts the simulator and the emulators.
 """
@@ -33,9 +40,11 @@ Importing does no I/O; :func:`run` starts the simulator and the emulators.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +54,7 @@ from .scale_config import REGIONS, ZONES_PER_REGION, region_name, zone_name
 ZONE_CATEGORY = "k8s-zone"
 REGION_CATEGORY = "k8s-region"
 REQUEST_LOG = 16  # requests the benchmark's emulator remembers (see _indexed_emulator_class)
+ENGINE_WORKERS = 4  # calls the dynamic provider host serves at once (pulumi.dynamic's gRPC server)
 ZONE_LABEL = "topology.kubernetes.io/zone"
 REGION_LABEL = "topology.kubernetes.io/region"
 # SOAP methods that change nothing in the inventory (a ContainerView is a session-scoped read cursor).
@@ -77,6 +87,7 @@ class PassFigures:
     nodes: int
     seconds: float  # wall time of the whole pass (vCenter + API server)
     vcenter_seconds: float  # wall time spent in vCenter round trips (and logins)
+    api_seconds: float  # time spent in Kubernetes API requests (summed over concurrent workers)
     soap_calls: int
     rest_calls: int
     logins: int
@@ -177,6 +188,25 @@ class TimedConnection:
         conn.call = outer(call)
         conn.rest = outer(rest)
         conn.service_content = outer(content)
+
+
+class TimedKube:
+    """Adds up the time a KubeNodes adapter spends in API requests (wrapping its instance's ``_call``)."""
+
+    def __init__(self, kube: Any) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+        call = kube._call
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.seconds += time.perf_counter() - started
+
+        kube._call = timed
 
 
 # --------------------------------------------------------------------------- the simulated world
@@ -388,19 +418,34 @@ def cpi_lookup(conn: Any, tagging: Any, system_uuid: str) -> Found | None:
         chain.append(ObjectRef(str(current._wsdlName), str(current._moId)))
         current = parent_of.get(current._moId)
     zone = region = None
-    categories: dict[str, str] = {}
-    for ref in chain:  # nearest first
-        for tag_id in tagging.attached_tags(ref):
-            tag = conn.rest("GET", f"{BASE}/tag/id:{tag_id}")
-            category = conn.rest("GET", f"{BASE}/category/id:{tag['category_id']}")
-            categories[str(tag["category_id"])] = str(category["name"])
-            if category["name"] == ZONE_CATEGORY and zone is None:
-                zone = str(tag["name"])
-            elif category["name"] == REGION_CATEGORY and region is None:
-                region = str(tag["name"])
-        if zone is not None and region is not None:
-            break
+    with tags_session_per_lookup(conn):
+        for ref in chain:  # nearest first
+            for tag_id in tagging.attached_tags(ref):
+                tag = conn.rest("GET", f"{BASE}/tag/id:{tag_id}")
+                category = conn.rest("GET", f"{BASE}/category/id:{tag['category_id']}")
+                if category["name"] == ZONE_CATEGORY and zone is None:
+                    zone = str(tag["name"])
+                elif category["name"] == REGION_CATEGORY and region is None:
+                    region = str(tag["name"])
+            if zone is not None and region is not None:
+                break
     return Found(str(vm._moId), bios, zone, region)
+
+
+@contextmanager
+def tags_session_per_lookup(conn: Any) -> Iterator[None]:
+    """cloud-provider-vsphere's ``withTagsClient``: a REST login for one zone lookup, a logout after it.
+
+    The session rides the connection's HTTP pool (govmomi's REST client shares the SOAP
+    client's transport), so what is added is the login and the logout, not new TLS handshakes.
+    """
+    from providers.vcenter.connection import SESSION_PATH
+
+    conn._rest_login()
+    try:
+        yield
+    finally:
+        conn.rest("DELETE", SESSION_PATH, write=False)
 
 
 def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tuple[PassFigures, dict[str, Found]]:
@@ -410,6 +455,7 @@ def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tu
     from vsphere_k8s.topology import provider_id
 
     kube = KubeNodes(kubeconfig)
+    api = TimedKube(kube)
     soap = SoapCounter()
     results: dict[str, Found] = {}
     with soap.installed():
@@ -419,7 +465,7 @@ def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tu
         tagging = TaggingClient(conn)
         try:
             for node in nodes:
-                view = kube.get(node.name)
+                view = kube.listed(node.name)  # the informer's cache: one LIST for all nodes
                 found = cpi_lookup(conn, tagging, view.system_uuid)
                 if found is None or found.zone is None or found.region is None:
                     raise RuntimeError(f"the CPI pattern found no VM or zone for node {node.name}")
@@ -437,6 +483,7 @@ def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tu
         len(nodes),
         seconds=seconds,
         vcenter_seconds=timer.seconds,
+        api_seconds=api.seconds,
         conn=conn,
         soap=soap,
         kube_reads=kube.reads,
@@ -488,8 +535,10 @@ def batched_pass(
     nodes: Sequence[SimNode],
     emulator: Any,
     previous: dict[str, dict[str, Any]] | None = None,
+    workers: int = ENGINE_WORKERS,
 ) -> tuple[PassFigures, dict[str, dict[str, Any]]]:
-    """``create`` per node (or ``update`` with the previous state, for a second run) through the real provider."""
+    """``create`` per node (or ``diff`` + ``update`` with the previous state, for a second run) through the
+    real provider, ``workers`` calls at a time as the engine and the dynamic provider host make them."""
     from providers.node_binding.kube import nodes_for
     from providers.node_binding.provider import NodeBindingProvider
     from providers.vcenter.connection import connection_for
@@ -497,33 +546,34 @@ def batched_pass(
     kubeconfig = emulator.kubeconfig()
     _fresh_process_state()
     emulator.em.writes.clear()
-    conn = connection_for(world.endpoint())  # the instance the provider will use: timed from outside
+    conn = connection_for(world.endpoint())  # the instances the provider will use: timed from outside
     timer = TimedConnection(conn)
+    kube = nodes_for(kubeconfig)
+    api = TimedKube(kube)
     provider = NodeBindingProvider()
     soap = SoapCounter()
-    outs: dict[str, dict[str, Any]] = {}
-    with soap.installed():
+
+    def one(node: SimNode) -> tuple[str, dict[str, Any]]:
+        props = binding_props(world, node, kubeconfig)
+        if previous is None:
+            return node.name, dict(provider.create(props).outs or {})
+        old = previous[node.name]
+        diff = provider.diff(f"{world.target.host}/{node.name}", old, props)
+        if diff.changes:
+            raise RuntimeError(f"node {node.name}: diff reports changes on a second run with nothing changed")
+        return node.name, dict(provider.update(f"{world.target.host}/{node.name}", old, props).outs or {})
+
+    with soap.installed(), ThreadPoolExecutor(max_workers=workers) as pool:
         started = time.perf_counter()
-        for node in nodes:
-            props = binding_props(world, node, kubeconfig)
-            if previous is None:
-                created = provider.create(props)
-                outs[node.name] = dict(created.outs or {})
-            else:
-                old = previous[node.name]
-                diff = provider.diff(f"{world.target.host}/{node.name}", old, props)
-                if diff.changes:
-                    raise RuntimeError(f"node {node.name}: diff reports changes on a second run with nothing changed")
-                updated = provider.update(f"{world.target.host}/{node.name}", old, props)
-                outs[node.name] = dict(updated.outs or {})
+        outs = dict(pool.map(one, nodes))
         seconds = time.perf_counter() - started
-    kube = nodes_for(kubeconfig)
     pattern = "batched (NodeBinding)" if previous is None else "batched, 2nd run (nothing changed)"
     figures = _pass_figures(
         pattern,
         len(nodes),
         seconds=seconds,
         vcenter_seconds=timer.seconds,
+        api_seconds=api.seconds,
         conn=conn,
         soap=soap,
         kube_reads=kube.reads,
@@ -582,6 +632,7 @@ def _pass_figures(
     *,
     seconds: float,
     vcenter_seconds: float,
+    api_seconds: float,
     conn: Any,
     soap: Any,
     kube_reads: int,
@@ -593,6 +644,7 @@ def _pass_figures(
         nodes=nodes,
         seconds=seconds,
         vcenter_seconds=vcenter_seconds,
+        api_seconds=api_seconds,
         soap_calls=conn.stats.soap_calls,
         rest_calls=conn.stats.rest_calls,
         logins=conn.stats.logins,

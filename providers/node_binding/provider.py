@@ -104,9 +104,12 @@ def reconcile(
     deadline = time.monotonic() + inputs.timeout_seconds
     owned = dict(owned or {})
     conflicts = 0
+    first = True
     while True:
         seen_at = time.monotonic()
-        node = kube.get(inputs.node_name)
+        # The first look comes from the run's shared node list; a retry or a wait needs the node as it is now.
+        node = kube.listed(inputs.node_name) if first else kube.get(inputs.node_name)
+        first = False
         waiting: tuple[str, ...]
         if not node.exists:
             waiting = (f"node {inputs.node_name} has not registered with the API server",)
@@ -158,7 +161,7 @@ class NodeBindingProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         state = parse_state(props)
-        node = _nodes(state).get(state.node_name)
+        node = _nodes(state).listed(state.node_name)
         if not node.exists:
             return ReadResult(id_, {**props, "drift": [f"node {state.node_name} is gone from the API server"]})
         vm, placement, want = _observe(state, node, time.monotonic())

@@ -243,6 +243,24 @@ def test_one_inventory_read_serves_every_node(world: World, k8s: KubeEmulator) -
     assert rest == 1 + len(TaggingClient(conn).categories()) + 2 + 3 + 1
 
 
+def test_one_node_list_serves_every_binding_of_a_run(world: World, k8s: KubeEmulator) -> None:
+    names = [LAB.vm_a0, LAB.vm_a1, LAB.vm_b0, LAB.vm_b1]
+    for i, vm in enumerate(names[:3]):
+        k8s.register_node(f"n{i}", system_uuid_of(world, vm))
+    provider = Binding()
+    created = [provider.create(props(world, k8s, f"n{i}")) for i in range(3)]
+    kube = kube_adapter.nodes_for(k8s.kubeconfig())
+    assert (kube.reads, kube.writes) == (1, 3)  # one LIST, one PATCH per node, no GET
+    # A node that registers after the list was taken is read on its own.
+    k8s.register_node("n3", system_uuid_of(world, names[3]))
+    late = provider.create(props(world, k8s, "n3"))
+    assert late.outs["zone"] == "zone-b" and (kube.reads, kube.writes) == (2, 4)
+    # Later looks in the same run see what this run wrote, without reading again.
+    for i, done in enumerate(created):
+        assert provider.read(done.id, done.outs).outs["drift"] == [], f"n{i}"
+    assert (kube.reads, kube.writes) == (2, 4)
+
+
 def test_verify_waits_for_the_cpi_and_writes_nothing(world: World, k8s: KubeEmulator) -> None:
     k8s.register_node("n0", system_uuid_of(world, LAB.vm_b0))
     _, bios = world.vms[LAB.vm_b0]
@@ -331,6 +349,7 @@ def test_refresh_shows_a_removed_label_and_update_repairs_it(world: World, k8s: 
     provider = Binding()
     created = provider.create(props(world, k8s, "n0"))
     k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: None, REGION_LABEL: "elsewhere"}}})
+    kube_adapter.forget_clients()  # `pulumi refresh` is a new provider process: no node list from the create
     read = provider.read(created.id, created.outs)
     assert read.outs["drift"] == [
         "node n0: label topology.kubernetes.io/zone removed (want 'zone-a')",

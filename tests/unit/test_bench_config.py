@@ -129,9 +129,13 @@ def test_reconcile_benchmark_smoke() -> None:
     # The CPI pattern: FindByUuid + host + ancestors per node, and tag reads per ancestor.
     assert per_node.soap_methods.get("FindByUuid") == 3
     assert per_node.rest_calls >= 3 * 4
+    # ...with a tagging session per lookup (the CPI's withTagsClient), and nodes from one LIST.
+    assert per_node.logins == 1 + 3
+    assert (per_node.kube_reads, per_node.kube_writes) == (1, 3)
     # The provider: one inventory read (view, retrieve, destroy) whatever N.
     assert batched.soap_methods.get("RetrievePropertiesEx") == 1 and "FindByUuid" not in batched.soap_methods
     assert batched.kube_writes == 3 and batched.vcenter_writes == 0
+    assert batched.kube_reads == 1 and second.kube_reads == 1  # one node LIST per run, no GET per node
     assert second.kube_writes == 0 and second.vcenter_writes == 0
     assert second.round_trips == batched.round_trips
     assert batched.logins <= 2 and second.logins <= 2

@@ -159,6 +159,15 @@ def test_yaml_round_trips_as_separate_documents() -> None:
     assert parsed == docs["init"]
 
 
+def test_yaml_is_what_the_pure_python_emitter_writes() -> None:
+    """libyaml's emitter is a speed-up only: the text kubeadm reads must not change with it."""
+    for version in ("1.30.8", "1.31.4"):
+        docs, _ = _docs(version)
+        for role, documents in docs.items():
+            expected = yaml.dump_all(documents, Dumper=yaml.SafeDumper, sort_keys=False, default_flow_style=False)
+            assert to_yaml(documents) == expected, role
+
+
 def test_ca_cert_hash_matches_openssl(tmp_path: Any) -> None:
     """kubeadm's pin is sha256 over the DER SubjectPublicKeyInfo; compute it independently."""
     path = tmp_path / "ca.crt"

@@ -195,5 +195,9 @@ def join_documents(cfg: StackConfig, nodes: list[NodePlan], node: NodePlan, join
     return [doc]
 
 
+# libyaml's emitter when PyYAML has it (same output; a kubeadm config is rendered per node).
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def to_yaml(documents: list[dict[str, Any]]) -> str:
-    return yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False)
+    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
