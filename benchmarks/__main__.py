@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .report import program_table, reconcile_tables, verdicts
+from .report import program_table, reconcile_tables, sdk_lines, verdicts
 
 PROGRAM_SIZES = (10, 100, 1000)
 RECONCILE_SIZES = (10, 100, 500)
@@ -33,17 +33,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
     args = parser.parse_args(argv)
 
-    from . import program_cost, reconcile_cost
+    from . import program_cost, reconcile_cost, sdk_cost
 
     raw: dict[str, Any] = {}
     program = []
     for n in args.program:
         _progress(f"program: {n} nodes (program, then floor, each in a fresh interpreter)")
         program.append(program_cost.measure(n, repeats=args.repeats))
+    sdk = None
+    if program:
+        biggest = max(args.program)
+        _progress(f"provider SDK: {biggest} typed VMs vs bare, in a fresh interpreter")
+        sdk = sdk_cost.measure_in_child(biggest)
     reconcile = reconcile_cost.run(args.reconcile, progress=_progress) if args.reconcile else []
 
     if program:
         print(program_table(program))
+        if sdk is not None:
+            print(sdk_lines(sdk, program))
+            raw["sdk"] = asdict(sdk)
         print()
         raw["program"] = [{**asdict(f), "ratio": f.ratio} for f in program]
     if reconcile:

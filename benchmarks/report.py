@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from .program_cost import ProgramFigures
 from .reconcile_cost import PassFigures, ReconcileFigures
+from .sdk_cost import SdkFigures
 
 PROGRAM_OVERHEAD_TARGET = 0.15  # the program adds at most 15% over the floor at the largest size
 LINEAR_EXPONENT_LIMIT = 1.15  # time ~ registrations^k; k above this is not linear
@@ -92,6 +93,20 @@ def program_table(figures: Sequence[ProgramFigures]) -> str:
     return f"{title}\n\n{table(headers, rows)}\n{note}"
 
 
+def sdk_lines(sdk: SdkFigures, program: Sequence[ProgramFigures]) -> str:
+    """The provider SDK's typed class against a bare registration, and its share of the program's gap."""
+    extra = sdk.typed_seconds - sdk.bare_seconds
+    text = (
+        f"Provider SDK: {sdk.vms} pulumi_vsphere.VirtualMachine {sdk.typed_ms:.2f} ms each, the same VMs as bare "
+        f"CustomResource {sdk.bare_ms:.2f} ms each (+{extra:.1f} s)"
+    )
+    same = [f for f in program if f.nodes == sdk.vms]
+    if same:
+        gap = same[0].program_seconds - same[0].floor_seconds
+        text += f": {extra / gap:.0%} of the program's {gap:.1f} s over the floor at {sdk.vms} nodes"
+    return text
+
+
 def _pass_row(p: PassFigures) -> list[object]:
     return [
         p.nodes,
@@ -165,9 +180,11 @@ def verdicts(program: Sequence[ProgramFigures], reconcile: Sequence[ReconcileFig
             ordered = sorted(program, key=lambda f: f.nodes)
             a, b = ordered[-2], ordered[-1]
             k = growth_exponent(a.registrations, a.program_seconds, b.registrations, b.program_seconds)
+            kf = growth_exponent(a.registrations, a.floor_seconds, b.registrations, b.floor_seconds)
             line(
                 k <= LINEAR_EXPONENT_LIMIT,
-                f"program grows linearly: time ~ resources^{k:.2f} from {a.nodes} to {b.nodes} nodes",
+                f"program grows linearly: time ~ resources^{k:.2f} from {a.nodes} to {b.nodes} nodes "
+                f"(the bare floor: ^{kf:.2f})",
             )
         out.append(f"  [info] peak RSS of the {big.nodes}-node plan: {big.peak_rss_mib:.0f} MiB")
     if reconcile:

@@ -88,6 +88,17 @@ def test_growth_exponent_and_tables() -> None:
     assert any("[met] program grows linearly" in line for line in lines)
 
 
+def test_sdk_figure_registers_the_same_vms_both_ways_and_reports_its_share() -> None:
+    from benchmarks.report import sdk_lines
+    from benchmarks.sdk_cost import SdkFigures, measure
+
+    figures = measure(5)  # raises unless each way registered exactly 5 VMs
+    assert figures.vms == 5 and figures.typed_seconds > 0 and figures.bare_seconds > 0
+    text = sdk_lines(SdkFigures(1000, 4.5, 1.5), [ProgramFigures(1000, 2090, 2000, 90, 13.0, 5.0, 100.0, 500.0)])
+    assert "4.50 ms each" in text and "1.50 ms each (+3.0 s)" in text
+    assert "38% of the program's 8.0 s over the floor at 1000 nodes" in text
+
+
 def test_program_benchmark_smoke() -> None:
     """The real program and its floor at 10 nodes, in fresh interpreters, with sane figures."""
     from benchmarks.program_cost import measure
