@@ -30,8 +30,6 @@ import gc
 import json
 import pickle
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,7 +37,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from .child import run_child
+
 STACK = "bench"
 
 
@@ -211,18 +210,7 @@ def floor_side(repeats: int, replay_file: Path) -> dict[str, Any]:
 
 
 def _child(args: list[str], timeout: float) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.program_cost", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child {' '.join(args)} failed:\n{proc.stderr[-4000:]}")
-    answer: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return answer
+    return run_child("benchmarks.program_cost", args, timeout)
 
 
 def measure(nodes: int, repeats: int = 1, timeout: float = 900.0) -> ProgramFigures:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import gc
 import json
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
+
+from .child import run_child
 
 VM_TYPE = "vsphere:index/virtualMachine:VirtualMachine"
 
@@ -107,17 +107,7 @@ def measure(vms: int) -> SdkFigures:
 
 def measure_in_child(vms: int, timeout: float = 600.0) -> SdkFigures:
     """:func:`measure` in a fresh interpreter (no other run's heap or caches)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.sdk_cost", str(vms)],
-        cwd=Path(__file__).resolve().parent.parent,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmarks.sdk_cost {vms} failed:\n{proc.stderr[-4000:]}")
-    return SdkFigures(**json.loads(proc.stdout.strip().splitlines()[-1]))
+    return SdkFigures(**run_child("benchmarks.sdk_cost", [str(vms)], timeout))
 
 
 def main(argv: list[str] | None = None) -> int:
