@@ -20,6 +20,7 @@ from ..plan.nodes import NodePlan
 from . import kube_vip
 from .cni import cni_steps
 from .kubeadm import JoinMaterial, init_documents, join_documents, to_yaml, uses_vip
+from .yaml_emitter import SafeDumper
 
 Step = Literal["init", "join-control-plane", "join-worker"]
 
@@ -221,11 +222,7 @@ def user_data_document(
     return doc
 
 
-# libyaml's emitter when PyYAML has it: rendering user-data is the plan's largest cost at scale.
-_SafeBase: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _BlockDumper(_SafeBase):  # type: ignore[valid-type,misc]
+class _BlockDumper(SafeDumper):  # type: ignore[valid-type,misc]
     """Multi-line strings (files, scripts) as literal blocks: readable on the node and in reviews."""
 
 

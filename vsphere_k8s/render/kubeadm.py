@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from .. import versions
 from ..config import StackConfig
 from ..plan.nodes import NodePlan
+from .yaml_emitter import SafeDumper
 
 BOOTSTRAP_TOKEN = re.compile(r"^[a-z0-9]{6}\.[a-z0-9]{16}$")
 CONTROL_PLANE_TAINT = {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}
@@ -195,9 +196,5 @@ def join_documents(cfg: StackConfig, nodes: list[NodePlan], node: NodePlan, join
     return [doc]
 
 
-# libyaml's emitter when PyYAML has it (same output; a kubeadm config is rendered per node).
-_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
 def to_yaml(documents: list[dict[str, Any]]) -> str:
-    return yaml.dump_all(documents, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
+    return yaml.dump_all(documents, Dumper=SafeDumper, sort_keys=False, default_flow_style=False)
