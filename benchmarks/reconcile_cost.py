@@ -235,7 +235,7 @@ class World:
         from providers.vcenter.connection import Endpoint
 
         return Endpoint(
-            host=self.target.host,
+            host=self.target.address,
             port=self.target.port,
             username=self.target.username,
             password=self.target.password,
@@ -256,7 +256,13 @@ def start_world(max_nodes: int) -> World:
     from tests.support.vcsim import Vcsim
     from vsphere_k8s.topology import swap_uuid_byte_order
 
-    sim = Vcsim(dc=REGIONS, cluster=ZONES_PER_REGION, host=2, standalone_host=0, vm=vms_needed(max_nodes))
+    sim = Vcsim(
+        dc=REGIONS,
+        clusters=ZONES_PER_REGION,
+        hosts_per_cluster=2,
+        standalone_hosts=0,
+        vms_per_pool=vms_needed(max_nodes),
+    )
     target = sim.start(timeout=120)
     try:
         world = World(sim, target, [])
@@ -500,7 +506,7 @@ def binding_props(world: World, node: SimNode, kubeconfig: str) -> dict[str, Any
     target = world.target
     return {
         "node_name": node.name,
-        "server": target.host,
+        "server": target.address,
         "port": target.port,
         "username": target.username,
         "password": target.password,
@@ -558,10 +564,10 @@ def batched_pass(
         if previous is None:
             return node.name, dict(provider.create(props).outs or {})
         old = previous[node.name]
-        diff = provider.diff(f"{world.target.host}/{node.name}", old, props)
+        diff = provider.diff(f"{world.target.address}/{node.name}", old, props)
         if diff.changes:
             raise RuntimeError(f"node {node.name}: diff reports changes on a second run with nothing changed")
-        return node.name, dict(provider.update(f"{world.target.host}/{node.name}", old, props).outs or {})
+        return node.name, dict(provider.update(f"{world.target.address}/{node.name}", old, props).outs or {})
 
     with soap.installed(), ThreadPoolExecutor(max_workers=workers) as pool:
         started = time.perf_counter()

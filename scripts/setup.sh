@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh Debian machine, idempotently:
-#   scripts/setup.sh            runtime + development tools + the vCenter simulator
+#   scripts/setup.sh            runtime + development tools + the real toolchain (scripts/toolchain.sh)
 #   scripts/setup.sh --runtime  only the Python runtime environment (offline preview)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,11 +10,9 @@ want_dev=1
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# --- Debian packages: Go + govmomi sources (vcsim), cloud-init (schema checks) ----------
+# --- Debian packages: cloud-init (schema checks); Go comes with the machine image ---------------
 if [ "$want_dev" = 1 ]; then
   need=()
-  command -v go >/dev/null 2>&1 || need+=(golang-go)
-  [ -d /usr/share/gocode/src/github.com/vmware/govmomi/simulator ] || need+=(golang-github-vmware-govmomi-dev)
   command -v cloud-init >/dev/null 2>&1 || need+=(cloud-init)
   if [ "${#need[@]}" -gt 0 ]; then
     sudo_cmd=""
@@ -22,6 +20,10 @@ if [ "$want_dev" = 1 ]; then
     log "installing Debian packages: ${need[*]}"
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+  if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+    log "Go 1.26 is needed to build the toolchain (the machine image has it in /usr/local/go)"
+    exit 1
   fi
 fi
 
@@ -41,14 +43,13 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
-# --- the vCenter simulator ------------------------------------------------------------------
+# --- the policy pack's virtualenv: the project's own (same pinned pulumi, pulumi-policy) ------
+if [ "$want_dev" = 1 ] && [ ! -e policies/venv ]; then
+  ln -s ../.venv policies/venv
+fi
+
+# --- the real tools, built from Go modules into the cache (toolchain/manifest.toml) ----------------
 if [ "$want_dev" = 1 ]; then
-  bin=build/bin/vcsim
-  if [ ! -x "$bin" ] || [ tools/vcsim/main.go -nt "$bin" ]; then
-    log "building the vCenter simulator (govmomi from Debian)"
-    mkdir -p build/bin build/gopath
-    (cd tools/vcsim && GOPATH="$PWD/../../build/gopath:/usr/share/gocode" GO111MODULE=off GOFLAGS= \
-      GOCACHE="$PWD/../../build/gocache" go build -o "../../$bin" .)
-  fi
+  scripts/toolchain.sh
 fi
 log "ready"

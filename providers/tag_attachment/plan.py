@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from providers.checks import has_unknowns
 from providers.vcenter.props import VCenterProps
 
 ObjectType = Literal["Datacenter", "ClusterComputeResource", "HostSystem"]
@@ -168,11 +169,14 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
     changes = [k for k in _COMPARED if olds.get(k) != news.get(k)]
     if olds.get("password") != news.get("password"):
         changes.append("password")  # a rotated password updates in place, never replaces
-    new_keys = sorted(TargetSpec.model_validate(t).key for t in news.get("targets") or [])
-    old_keys = sorted(TargetSpec.model_validate(t).key for t in olds.get("targets") or [])
-    attached = set(olds.get("attached") or [])
-    drifted = any(k not in attached for k in new_keys) or any(k in new_keys for k in olds.get("conflicts") or {})
-    if new_keys != old_keys or drifted:
-        changes.append("targets")
+    if has_unknowns(news.get("targets")):
+        changes.append("targets")  # not known until the objects are looked up: may change
+    else:
+        new_keys = sorted(TargetSpec.model_validate(t).key for t in news.get("targets") or [])
+        old_keys = sorted(TargetSpec.model_validate(t).key for t in olds.get("targets") or [])
+        attached = set(olds.get("attached") or [])
+        drifted = any(k not in attached for k in new_keys) or any(k in new_keys for k in olds.get("conflicts") or {})
+        if new_keys != old_keys or drifted:
+            changes.append("targets")
     replaces = [k for k in REPLACE_ON if k in changes]
     return Diff(tuple(changes), tuple(replaces))

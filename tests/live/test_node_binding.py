@@ -85,7 +85,7 @@ class World:
 
 
 def _endpoint(target: VCenterTarget) -> Endpoint:
-    return Endpoint(target.host, target.port, target.username, target.password, insecure=target.insecure)
+    return target.endpoint()
 
 
 def build_world(target: VCenterTarget) -> World:

@@ -58,7 +58,7 @@ class Site:
 
 @pytest.fixture(scope="module")
 def site(vcenter: VCenterTarget) -> Iterator[Site]:
-    endpoint = Endpoint(vcenter.host, vcenter.port, vcenter.username, vcenter.password, insecure=vcenter.insecure)
+    endpoint = vcenter.endpoint()
     conn = connection_for(endpoint)
     tagging = TaggingClient(conn)
     suffix = uuid.uuid4().hex[:6]

@@ -20,7 +20,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from providers.tag_attachment import vcenter as adapter
 from providers.tag_attachment.plan import TargetSpec
 from providers.tag_attachment.provider import TagAttachmentProvider
-from providers.vcenter.connection import Endpoint, VCenterConnection, connection_for
+from providers.vcenter.connection import VCenterConnection, connection_for
 from providers.vcenter.tagging import TaggingClient
 from tests.support.vcsim import VCenterTarget
 
@@ -40,7 +40,7 @@ DC_KEY, CLUSTER_KEY, HOST_KEY = (TargetSpec.model_validate(t).key for t in TARGE
 @pytest.fixture(scope="module")
 def connection(vcenter: VCenterTarget) -> Iterator[VCenterConnection]:
     conn = VCenterConnection(
-        Endpoint(vcenter.host, vcenter.port, vcenter.username, vcenter.password, insecure=vcenter.insecure)
+        vcenter.endpoint()
     )
     yield conn
     conn.close()
@@ -78,14 +78,7 @@ def test_missing_and_misplaced_objects_are_named(connection: VCenterConnection) 
 
 @pytest.fixture(scope="module")
 def tagging(vcenter: VCenterTarget) -> TaggingClient:
-    endpoint = Endpoint(
-        host=vcenter.host,
-        port=vcenter.port,
-        username=vcenter.username,
-        password=vcenter.password,
-        insecure=vcenter.insecure,
-    )
-    return TaggingClient(connection_for(endpoint))
+    return TaggingClient(connection_for(vcenter.endpoint()))
 
 
 @pytest.fixture
@@ -117,7 +110,7 @@ def _fresh(provider: TagAttachmentProvider) -> TagAttachmentProvider:
 
 def _props(vcenter: VCenterTarget, ids: dict[str, str], targets: list[dict[str, str]]) -> dict[str, Any]:
     return {
-        "server": vcenter.host,
+        "server": vcenter.address,
         "port": vcenter.port,
         "username": vcenter.username,
         "password": vcenter.password,

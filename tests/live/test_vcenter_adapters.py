@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from providers.vcenter.connection import SESSION_HEADER, Endpoint, VCenterConnection
+from providers.vcenter.connection import SESSION_HEADER, VCenterConnection
 from providers.vcenter.inventory import read_inventory
 from providers.vcenter.retry import RetryPolicy, VCenterError
 from providers.vcenter.tagging import ObjectRef, TaggingClient
@@ -17,25 +17,15 @@ from tests.support.vcsim import VCenterTarget
 pytestmark = pytest.mark.live
 
 
-def endpoint_of(target: VCenterTarget, password: str | None = None) -> Endpoint:
-    return Endpoint(
-        host=target.host,
-        port=target.port,
-        username=target.username,
-        password=target.password if password is None else password,
-        insecure=target.insecure,
-    )
-
-
 @pytest.fixture
 def conn(vcenter: VCenterTarget) -> Iterator[VCenterConnection]:
-    connection = VCenterConnection(endpoint_of(vcenter), RetryPolicy(attempts=4, base_delay=0.05))
+    connection = VCenterConnection(vcenter.endpoint(), RetryPolicy(attempts=4, base_delay=0.05))
     yield connection
     connection.close()
 
 
 def test_password_never_in_repr(vcenter: VCenterTarget) -> None:
-    assert vcenter.password not in repr(endpoint_of(vcenter))
+    assert vcenter.password not in repr(vcenter.endpoint())
 
 
 def test_one_login_serves_many_calls(conn: VCenterConnection) -> None:
@@ -101,7 +91,7 @@ def test_rest_session_expiry_logs_in_again(conn: VCenterConnection, vcenter: VCe
     token = conn._rest.headers[SESSION_HEADER]
     # End the session behind the client's back, as an idle timeout would.
     requests.delete(
-        f"https://{vcenter.host}:{vcenter.port}/rest/com/vmware/cis/session",
+        f"https://{vcenter.address}:{vcenter.port}/rest/com/vmware/cis/session",
         headers={SESSION_HEADER: str(token)},
         verify=not vcenter.insecure,
         timeout=10,
@@ -121,6 +111,6 @@ def test_soap_session_expiry_logs_in_again(conn: VCenterConnection) -> None:
 def test_wrong_password_is_a_clear_error(vcenter: VCenterTarget) -> None:
     # vcsim accepts any non-empty password and refuses an empty one; a real vCenter refuses a wrong one.
     wrong = "" if vcenter.simulated else "not-the-password"
-    bad = VCenterConnection(endpoint_of(vcenter, password=wrong), RetryPolicy(attempts=1))
+    bad = VCenterConnection(vcenter.endpoint(password=wrong), RetryPolicy(attempts=1))
     with pytest.raises(VCenterError, match="refused the login"):
         bad.service_content()

@@ -1,24 +1,23 @@
-"""Start and stop govmomi's vCenter simulator (built by scripts/setup.sh) for tests and benchmarks."""
+"""govmomi's vCenter simulator (built by the toolchain) for the live and end-to-end tiers."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import time
+import ssl
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-BINARY = ROOT / "build" / "bin" / "vcsim"
+from providers.vcenter.connection import Endpoint
+from tests.support.world.process import Process, free_port, http_ok
+from toolchain.manifest import locate
 
 
 @dataclass
 class VCenterTarget:
     """Where a live test talks to: the simulator or a real vCenter."""
 
-    host: str
+    address: str
     port: int
     username: str
     password: str
@@ -27,70 +26,77 @@ class VCenterTarget:
 
     @property
     def rest_url(self) -> str:
-        return f"https://{self.host}:{self.port}/rest"
+        return f"https://{self.address}:{self.port}/rest"
+
+    @property
+    def sdk_url(self) -> str:
+        return f"https://{self.address}:{self.port}/sdk"
+
+    def endpoint(self, password: str | None = None) -> Endpoint:
+        """The program's own vCenter endpoint for this target (``password`` overrides, e.g. a wrong one)."""
+        return Endpoint(
+            self.address,
+            self.port,
+            self.username,
+            self.password if password is None else password,
+            insecure=self.insecure,
+        )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _unverified() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # vcsim's own throwaway certificate; real targets verify
+    return ctx
 
 
 @dataclass
 class Vcsim:
-    """One simulator process. ``restart()`` keeps the port (and so the URL)."""
+    """One simulator process: ``clusters`` per datacenter, ``hosts_per_cluster`` in each.
+
+    ``restart()`` keeps the port (and so the URL); sessions and tags are lost.
+    """
 
     dc: int = 1
-    cluster: int = 3
-    host: int = 2
-    standalone_host: int = 1
-    vm: int = 2
+    clusters: int = 3
+    hosts_per_cluster: int = 2
+    standalone_hosts: int = 1
+    vms_per_pool: int = 2
     extra_args: list[str] = field(default_factory=list)
+    workdir: Path | None = None
     port: int = 0
-    proc: subprocess.Popen[bytes] | None = None
+    process: Process | None = None
 
-    def start(self, timeout: float = 30.0) -> VCenterTarget:
-        if not BINARY.exists():
-            raise RuntimeError(f"{BINARY} is missing: run scripts/setup.sh to build the vCenter simulator")
-        self.port = self.port or _free_port()
-        args = [
-            str(BINARY),
-            f"-listen=127.0.0.1:{self.port}",
-            f"-dc={self.dc}",
-            f"-cluster={self.cluster}",
-            f"-host={self.host}",
-            f"-standalone-host={self.standalone_host}",
-            f"-vm={self.vm}",
-            *self.extra_args,
-        ]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        assert self.proc.stdout is not None
-        deadline = time.monotonic() + timeout
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"vcsim exited with {self.proc.wait()} before listening")
-        info = json.loads(line)
-        while time.monotonic() < deadline:  # the listener is up once the line is printed; be sure
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                    break
-            time.sleep(0.05)
-        host, _, port = info["host"].rpartition(":")
-        return VCenterTarget(host, int(port), "vcsim-user", "vcsim-pass", insecure=True, simulated=True)
+    def start(self, timeout: float = 60.0) -> VCenterTarget:
+        self.port = self.port or free_port()
+        workdir = self.workdir or Path(tempfile.mkdtemp(prefix="vcsim-"))
+        self.process = Process(
+            "vcsim",
+            [
+                str(locate("vcsim")),
+                f"-listen=127.0.0.1:{self.port}",
+                f"-dc={self.dc}",
+                f"-cluster={self.clusters}",
+                f"-host={self.hosts_per_cluster}",
+                f"-standalone-host={self.standalone_hosts}",
+                f"-vm={self.vms_per_pool}",
+                "-stdin-watch=false",
+                *self.extra_args,
+            ],
+            workdir,
+            # /about answers once the SOAP endpoint and the REST handlers are registered.
+            ready=lambda: http_ok(f"https://127.0.0.1:{self.port}/about", _unverified()),
+            start_timeout=timeout,
+        )
+        self.process.start()
+        return VCenterTarget("127.0.0.1", self.port, "vcsim-user", "vcsim-pass", insecure=True, simulated=True)
 
     def stop(self) -> None:
-        if self.proc is not None:
-            if self.proc.stdin:
-                self.proc.stdin.close()  # vcsim exits when stdin closes
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc = None
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
 
     def restart(self) -> VCenterTarget:
-        """Stop and start again on the same port: sessions are lost, the inventory is rebuilt."""
         self.stop()
         return self.start()
 
@@ -102,12 +108,13 @@ def real_vcenter_from_env() -> VCenterTarget | None:
     password = os.environ.get("VSPHERE_PASSWORD")
     if not (server and user and password):
         return None
-    host, _, port = server.partition(":")
+    address, _, port = server.partition(":")
     return VCenterTarget(
-        host,
+        address,
         int(port or 443),
         user,
         password,
-        insecure=os.environ.get("VSPHERE_INSECURE", "false").lower() == "true",
+        # The README documents VSPHERE_INSECURE=1; "true" is accepted too.
+        insecure=os.environ.get("VSPHERE_INSECURE", "").lower() in {"1", "true", "yes"},
         simulated=False,
     )

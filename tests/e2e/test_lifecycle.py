@@ -1,0 +1,198 @@
+"""A stack's whole life through the real CLI: preview, up, up again, drift, deletion, destroy.
+
+The steps run in order on one world (the package fixture): each starts from what the one
+before it left, as a platform team's runs do.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from kubernetes import client
+from pyVmomi import vim
+
+from providers.vcenter.connection import connection_for
+from providers.vcenter.tagging import ObjectRef, TaggingClient
+from tests.e2e.conftest import E2E
+from vsphere_k8s.topology.uuids import PROVIDER_PREFIX
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+ZONE = "topology.kubernetes.io/zone"
+REGION = "topology.kubernetes.io/region"
+UNINITIALIZED = "node.cloudprovider.kubernetes.io/uninitialized"
+
+
+def _steps(preview_json: str) -> list[dict[str, Any]]:
+    return list(json.loads(preview_json).get("steps", []))
+
+
+def _vms(e2e: E2E) -> dict[str, Any]:
+    content = e2e.world.vsphere_content()
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        return {vm.name: vm for vm in view.view if vm.name in e2e.expected}
+    finally:
+        view.Destroy()
+
+
+def _nodes(e2e: E2E) -> dict[str, dict[str, Any]]:
+    """Every Node as the API server serialises it (camelCase keys)."""
+    items = client.ApiClient().sanitize_for_serialization(e2e.world.core().list_node())["items"]
+    return {n["metadata"]["name"]: n for n in items}
+
+
+def _labels(node: dict[str, Any]) -> dict[str, str]:
+    return dict(node["metadata"].get("labels") or {})
+
+
+def _initialised(node: dict[str, Any]) -> bool:
+    spec = node.get("spec") or {}
+    return bool(spec.get("providerID")) and not any(t["key"] == UNINITIALIZED for t in spec.get("taints") or [])
+
+
+def _wait(what: str, cond: Any, timeout: float = 180.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(1.0)
+
+
+def test_1_preview_of_a_new_stack_lists_every_resource(e2e: E2E) -> None:
+    out = e2e.cli.run("preview", "--json").stdout
+    steps = _steps(out)
+    types = [s["newState"]["type"] for s in steps if s.get("op") == "create"]
+    assert types.count("vsphere:index/virtualMachine:VirtualMachine") == len(e2e.expected)
+    assert types.count("pulumi-python:dynamic:Resource") >= len(e2e.expected)  # bindings, attachments
+    assert "kubernetes:apps/v1:DaemonSet" in types
+    assert "vsphere:index/tagCategory:TagCategory" in types
+    assert all(s.get("op") in {"create", "same"} for s in steps)
+
+
+def test_2_up_creates_everything_and_the_cpi_and_bindings_agree(e2e: E2E) -> None:
+    e2e.cli.run("up", "--yes", "--skip-preview")
+    vms = _vms(e2e)
+    assert set(vms) == set(e2e.expected)
+    for name, vm in vms.items():
+        extra = {o.key: o.value for o in vm.config.extraConfig}
+        assert vm.config.flags.diskUuidEnabled, f"{name}: disk.EnableUUID is off"
+        assert int(vm.config.version.removeprefix("vmx-")) >= 15, f"{name}: {vm.config.version}"
+        assert {"guestinfo.metadata", "guestinfo.metadata.encoding", "guestinfo.userdata"} <= set(extra), name
+    # The CPI (a real process, configured from what the stack deployed) initialised every node.
+    nodes = _wait(
+        "the CPI to initialise every node",
+        lambda: (
+            ns
+            if len(ns := _nodes(e2e)) == len(e2e.expected) and all(_initialised(n) for n in ns.values())
+            else None
+        ),
+    )
+    outputs = e2e.cli.outputs()
+    for name, node in nodes.items():
+        vm = vms[name]
+        assert node["spec"]["providerID"] == PROVIDER_PREFIX + vm.config.uuid
+        planned = outputs["nodes"][name]
+        assert _labels(node)[ZONE] == planned["zone"]
+        assert _labels(node)[REGION] == planned["region"]
+    # Anti-affinity: the two workers in one cluster have a rule.
+    rules = [
+        r
+        for cluster in _clusters(e2e)
+        for r in cluster.configurationEx.rule
+        if isinstance(r, vim.cluster.AntiAffinityRuleSpec)
+    ]
+    assert any({vm.name for vm in r.vm} == {"local-general-local-a-0", "local-general-local-a-1"} for r in rules)
+
+
+def _clusters(e2e: E2E) -> list[Any]:
+    content = e2e.world.vsphere_content()
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.ClusterComputeResource], True)
+    try:
+        return list(view.view)
+    finally:
+        view.Destroy()
+
+
+def test_3_a_second_up_changes_nothing(e2e: E2E) -> None:
+    e2e.cli.run("preview", "--expect-no-changes", "--diff")
+    before = _nodes(e2e)
+    e2e.cli.run("up", "--yes", "--expect-no-changes", "--skip-preview")
+    after = _nodes(e2e)
+    def versions(nodes: dict[str, dict[str, Any]]) -> dict[str, str]:
+        return {n: v["metadata"]["resourceVersion"] for n, v in nodes.items()}
+
+    # kwok's heartbeats touch node status; the binding's writes would show as label changes.
+    assert {n: _labels(v) for n, v in before.items()} == {n: _labels(v) for n, v in after.items()}
+    assert versions(before).keys() == versions(after).keys()
+
+
+def test_3b_the_policy_pack_runs_as_the_cli_runs_it(e2e: E2E) -> None:
+    pack = str(e2e.project / "policies")
+    ok = e2e.cli.run("preview", "--policy-pack", pack, "--policy-pack-config", f"{pack}/config/local.json")
+    assert "vsphere-k8s@v0.1.0" in ok.stdout + ok.stderr or "vsphere-k8s" in ok.stdout  # the pack ran
+    # The same stack under prod's settings: unverified TLS is a mandatory violation there.
+    bad = e2e.cli.run("preview", "--policy-pack", pack, "--policy-pack-config", f"{pack}/config/prod.json", check=False)
+    assert bad.returncode != 0
+    assert "vcenter-tls-verified" in bad.stdout + bad.stderr
+
+
+def test_4_drift_shows_in_preview_and_up_repairs_it(e2e: E2E) -> None:
+    e2e.cli.run("config", "set", "--path", "nodeBinding.mode", "enforce")
+    e2e.cli.run("up", "--yes", "--skip-preview")
+    victim = "local-general-local-b-0"
+    right = _labels(_nodes(e2e)[victim])[ZONE]
+    e2e.world.core().patch_node(victim, {"metadata": {"labels": {ZONE: "edited-by-hand"}}})
+    diff = e2e.cli.run("preview", "--refresh", "--diff").stdout
+    assert victim in diff and "edited-by-hand" in diff
+    e2e.cli.run("up", "--refresh", "--yes", "--skip-preview")
+    assert _labels(_nodes(e2e)[victim])[ZONE] == right
+
+
+def test_5_refresh_survives_out_of_band_deletion(e2e: E2E) -> None:
+    vm = _vms(e2e)["local-general-local-c-0"]
+    task = vm.PowerOffVM_Task()
+    _wait("power off", lambda: task.info.state in {"success", "error"})
+    task = vm.Destroy_Task()
+    _wait("VM destroy", lambda: task.info.state in {"success", "error"})
+    out = e2e.cli.run("refresh", "--yes", "--skip-preview").stdout
+    assert "deleted" in out or "delete" in out
+    # The next up puts it back.
+    e2e.cli.run("up", "--yes", "--skip-preview")
+    assert "local-general-local-c-0" in _vms(e2e)
+
+
+def test_6_state_holds_no_credential_in_plaintext(e2e: E2E) -> None:
+    assert e2e.world.vcenter is not None
+    exported = json.dumps(e2e.cli.export())
+    kubeconfig = e2e.world.kubeconfig.read_text()
+    key_data = next(line.split(":", 1)[1].strip() for line in kubeconfig.splitlines() if "client-key-data" in line)
+    assert key_data not in exported
+    assert e2e.world.vcenter.password not in exported
+
+
+def test_7_destroy_removes_exactly_what_the_stack_made(e2e: E2E) -> None:
+    assert e2e.world.vcenter is not None
+    tagging = TaggingClient(connection_for(e2e.world.vcenter.endpoint()))
+    # Planted beside the stack's own: a foreign tag on a cluster the stack tags, and a node label.
+    cluster = next(c for c in _clusters(e2e) if c.name == "DC0_C0")
+    target = ObjectRef("ClusterComputeResource", cluster._moId)
+    category = tagging.create_category("planted-category", "SINGLE", ["ClusterComputeResource"])
+    planted = tagging.create_tag("planted-tag", category)
+    tagging.attach(planted, target)
+    victim = "local-cp-local-a-0"
+    e2e.world.core().patch_node(victim, {"metadata": {"labels": {"example.com/planted": "yes"}}})
+
+    e2e.cli.run("destroy", "--yes", "--skip-preview")
+
+    assert not _vms(e2e), "the stack's VMs outlived destroy"
+    assert tagging.category_by_name("k8s-zone") is None, "the stack's zone category outlived destroy"
+    assert tagging.attached_tags(target) == [planted]
+    node = _nodes(e2e).get(victim)
+    assert node is not None and _labels(node).get("example.com/planted") == "yes"

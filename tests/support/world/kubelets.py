@@ -1,0 +1,129 @@
+"""kwok, and a node agent that plays the kubelet for every VM the stack creates.
+
+A kubelet started with ``cloud-provider: external`` registers its Node with the
+hostname as name, the ``systemUUID`` the guest firmware reports (on Linux, the VM's BIOS
+UUID with its first three groups byte-swapped) and the taint the CPI removes once it has
+initialised the node. The agent does that for each VM whose name it is told to expect;
+kwok then keeps the node Ready and "runs" the pods scheduled to it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pyVmomi import vim
+
+from toolchain.manifest import locate
+from vsphere_k8s.topology.uuids import swap_uuid_byte_order
+
+from .process import Process, free_port, http_ok
+
+UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+
+
+def kwok_process(workdir: Path, kubeconfig: Path) -> Process:
+    port = free_port()
+    return Process(
+        "kwok",
+        [
+            str(locate("kwok")),
+            f"--kubeconfig={kubeconfig}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
+            f"--server-address=127.0.0.1:{port}",
+            "--cidr=10.244.0.0/16",
+        ],
+        workdir,
+        ready=lambda: http_ok(f"http://127.0.0.1:{port}/healthz"),
+    )
+
+
+def node_manifest(vm_name: str, bios_uuid: str, *, control_plane: bool, swap: bool = True) -> dict[str, Any]:
+    """The Node a kubelet registers for a VM (before the CPI has seen it)."""
+    labels = {"kubernetes.io/hostname": vm_name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    taints = [{"key": UNINITIALIZED_TAINT, "value": "true", "effect": "NoSchedule"}]
+    if control_plane:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+        taints.append({"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"})
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": vm_name, "labels": labels, "annotations": {KWOK_ANNOTATION: "fake"}},
+        "spec": {"taints": taints},
+        "status": {
+            "nodeInfo": {
+                "systemUUID": swap_uuid_byte_order(bios_uuid) if swap else bios_uuid,
+                "machineID": "",
+                "bootID": "",
+                "kernelVersion": "",
+                "osImage": "",
+                "containerRuntimeVersion": "",
+                "kubeletVersion": "",
+                "kubeProxyVersion": "",
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            }
+        },
+    }
+
+
+@dataclass
+class NodeAgent:
+    """Registers a Node for each expected VM once it exists in vCenter, as its kubelet would."""
+
+    api: client.CoreV1Api
+    list_vms: Callable[[], dict[str, str]]  # VM name -> BIOS UUID (config.uuid)
+    expected: Callable[[], dict[str, bool]]  # VM name -> is control plane
+    interval: float = 0.5
+    registered: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="node-agent", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def sync_once(self) -> None:
+        wanted = self.expected()
+        if not wanted:
+            return
+        vms = self.list_vms()
+        for name, control_plane in wanted.items():
+            if name in self.registered or name not in vms:
+                continue
+            try:
+                self.api.create_node(node_manifest(name, vms[name], control_plane=control_plane))  # type: ignore[arg-type]
+            except ApiException as e:
+                if e.status != 409:  # 409: registered already (a restarted agent)
+                    self.errors.append(f"{name}: {e.status} {e.reason}")
+                    continue
+            self.registered.append(name)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sync_once()
+            except Exception as e:  # keep the kubelets running; the test reads the errors
+                self.errors.append(repr(e))
+
+
+def vm_uuids(content: Any) -> dict[str, str]:
+    """Name -> BIOS UUID of every VM (templates too) in one container view."""
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        return {vm.name: vm.config.uuid for vm in view.view if vm.config is not None}
+    finally:
+        view.Destroy()

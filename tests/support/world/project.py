@@ -1,0 +1,52 @@
+"""A working copy of the Pulumi project for one world: the repo's code, its own stacks and state.
+
+The program's modules are symlinked (the dynamic-provider host re-imports them from the
+project root), Pulumi.yaml and the stack file are copied, so runs never write into the
+repo's own ``stacks/`` and several worlds can exist side by side.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from toolchain.manifest import REPO_ROOT
+from vsphere_k8s.config import StackConfig
+from vsphere_k8s.loader import load
+from vsphere_k8s.plan.nodes import plan_nodes
+from vsphere_k8s.stack_file import read_stack_file
+
+from .pulumi_cli import PulumiCli
+
+LINKED = ("__main__.py", "components", "providers", "vsphere_k8s", "policies", "requirements.txt", ".venv")
+STACK_TEMPLATES = REPO_ROOT / "stacks" / "world"
+
+
+def make_project(workdir: Path, stack: str, template: Path) -> Path:
+    project = workdir / "project"
+    (project / "stacks").mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = project / name
+        if not link.exists():
+            link.symlink_to(REPO_ROOT / name)
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copy(template, project / "stacks" / f"Pulumi.{stack}.yaml")
+    return project
+
+
+def planned_nodes(stack_file: Path, overrides: dict[str, Any] | None = None) -> dict[str, bool]:
+    """VM name -> control plane?, for the nodes the stack plans (what the node agent expects)."""
+    raw, _ = read_stack_file(stack_file)
+    raw.update(overrides or {})
+    cfg: StackConfig = load(raw, stack=stack_file.stem)
+    return {n.name: n.role == "control-plane" for n in plan_nodes(cfg)}
+
+
+def init_stack(cli: PulumiCli, stack: str, *, port: int, username: str, password: str, kubeconfig: str) -> None:
+    """`pulumi stack init` and the run-time config: the simulator's port and the secrets."""
+    cli.run("stack", "init", stack)
+    cli.run("config", "set", "--path", "vcenters[0].port", str(port))
+    cli.set_secret("credentials.sim.username", username)
+    cli.set_secret("credentials.sim.password", password)
+    cli.set_secret("kubernetes.kubeconfig", kubeconfig)

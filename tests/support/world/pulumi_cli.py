@@ -1,0 +1,86 @@
+"""The real Pulumi CLI, run as a user runs it, against a file backend with nothing downloaded."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolchain.manifest import REPO_ROOT, path_entries
+
+
+class PulumiError(RuntimeError):
+    """A pulumi command failed; the message carries the command and its output."""
+
+
+def pulumi_env(home: Path, state: Path, passphrase: str) -> dict[str, str]:
+    path = os.pathsep.join([*(str(p) for p in path_entries()), str(REPO_ROOT / ".venv" / "bin"), os.environ["PATH"]])
+    return {
+        "PATH": path,
+        "PULUMI_HOME": str(home),
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": passphrase,
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_SKIP_CONFIRMATIONS": "true",
+        "PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK": "true",
+        "PULUMI_DIY_BACKEND_NO_LEGACY_WARNING": "true",
+        "PULUMI_PYTHON_CMD": str(REPO_ROOT / ".venv" / "bin" / "python"),
+        "NO_COLOR": "1",
+    }
+
+
+@dataclass
+class PulumiCli:
+    project: Path
+    workdir: Path
+    passphrase: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    timeout: float = 900.0
+
+    @property
+    def env(self) -> dict[str, str]:
+        home, state = self.workdir / "pulumi-home", self.workdir / "state"
+        home.mkdir(parents=True, exist_ok=True)
+        state.mkdir(parents=True, exist_ok=True)
+        return {**os.environ, **pulumi_env(home, state, self.passphrase)}
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "logs" / "pulumi.log"
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = ["pulumi", *args, "--non-interactive"]
+        proc = subprocess.run(
+            cmd,
+            cwd=self.project,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            check=False,
+        )
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a") as log:
+            log.write(f"$ {' '.join(cmd)}  (exit {proc.returncode})\n{proc.stdout}\n{proc.stderr}\n")
+        if check and proc.returncode != 0:
+            raise PulumiError(
+                f"`pulumi {' '.join(args)}` exited {proc.returncode}\n--- stdout\n{proc.stdout[-6000:]}"
+                f"\n--- stderr\n{proc.stderr[-4000:]}"
+            )
+        return proc
+
+    def set_secret(self, path: str, value: str) -> None:
+        """`pulumi config set --secret --path` with the value on stdin (never on a command line)."""
+        self.run("config", "set", "--secret", "--path", path, stdin=value)
+
+    def outputs(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        args = ["stack", "output", "--json", *(["--show-secrets"] if show_secrets else [])]
+        return dict(json.loads(self.run(*args).stdout))
+
+    def export(self) -> dict[str, Any]:
+        return dict(json.loads(self.run("stack", "export").stdout))

@@ -1,0 +1,171 @@
+"""The local data centre of the end-to-end tier, started in dependency order and stopped in reverse.
+
+    vcsim ── etcd ── kube-apiserver ── controller-manager, scheduler ── kwok
+                                   └── node agent (kubelets)  └── the real CPI, started (as its
+                                                                  DaemonSet would be) once the stack
+                                                                  has deployed its config and account
+
+If any piece fails to start, what started is stopped and the error names the piece with
+its log; every process logs under ``<workdir>/logs``. A failed run keeps its work dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
+
+from providers.vcenter.connection import connection_for
+from tests.support.vcsim import VCenterTarget, Vcsim
+
+from .controlplane import ControlPlane
+from .cpi import cpi_process
+from .kubelets import NodeAgent, kwok_process, vm_uuids
+from .process import Process, ProcessError
+
+
+def kube_api(kubeconfig: Path) -> client.ApiClient:
+    api: client.ApiClient = kube_config.new_client_from_config(str(kubeconfig))
+    return api
+
+
+@dataclass
+class CpiLauncher:
+    """Starts the CPI once its ConfigMap, credentials Secret and ServiceAccount exist."""
+
+    workdir: Path
+    api: client.CoreV1Api
+    control_plane: ControlPlane
+    process: Process | None = None
+    error: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="cpi-launcher", daemon=True)
+        self._thread.start()
+
+    def _deployed(self) -> bool:
+        try:
+            self.api.read_namespaced_config_map("vsphere-cloud-config", "kube-system")
+            self.api.read_namespaced_service_account("cloud-controller-manager", "kube-system")
+        except ApiException as e:
+            if e.status == 404:
+                return False
+            raise
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                if not self._deployed():
+                    continue
+                assert self.control_plane.pki is not None
+                proc = cpi_process(self.workdir, self.api, self.control_plane.server, self.control_plane.pki.ca.cert)
+                proc.start()
+                self.process = proc
+                return
+            except (ProcessError, ApiException) as e:
+                self.error = str(e)
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        if self.process:
+            self.process.stop()
+
+
+@dataclass
+class World:
+    workdir: Path
+    expected_nodes: Callable[[], dict[str, bool]] = dict
+    vcsim: Vcsim = field(default_factory=lambda: Vcsim(clusters=3, hosts_per_cluster=2, vms_per_pool=1))
+    control_plane: ControlPlane | None = None
+    vcenter: VCenterTarget | None = None
+    agent: NodeAgent | None = None
+    cpi: CpiLauncher | None = None
+    _started: list[Process] = field(default_factory=list)
+
+    @property
+    def kubeconfig(self) -> Path:
+        assert self.control_plane is not None
+        return self.control_plane.admin_kubeconfig
+
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(kube_api(self.kubeconfig))
+
+    def vsphere_content(self) -> Any:
+        assert self.vcenter is not None
+        return connection_for(self.vcenter.endpoint()).service_content()
+
+    def start(self) -> World:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.vcsim.workdir = self.workdir
+            self.vcenter = self.vcsim.start()
+            self.control_plane = ControlPlane(self.workdir)
+            for proc in self.control_plane.processes():
+                proc.start()
+                self._started.append(proc)
+            kwok = kwok_process(self.workdir, self.kubeconfig)
+            kwok.start()
+            self._started.append(kwok)
+            self.agent = NodeAgent(self.core(), lambda: vm_uuids(self.vsphere_content()), self.expected_nodes)
+            self.agent.start()
+            self.cpi = CpiLauncher(self.workdir, self.core(), self.control_plane)
+            self.cpi.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> list[str]:
+        """Stop everything in reverse order; returns the errors met (none is swallowed silently)."""
+        errors: list[str] = []
+        for stopper in (
+            self.cpi.stop if self.cpi else None,
+            self.agent.stop if self.agent else None,
+            *(p.stop for p in reversed(self._started)),
+            self.vcsim.stop,
+        ):
+            if stopper is None:
+                continue
+            try:
+                stopper()
+            except Exception as e:
+                errors.append(repr(e))
+        self._started.clear()
+        return errors
+
+
+@contextlib.contextmanager
+def running_world(workdir: Path, expected_nodes: Callable[[], dict[str, bool]] = dict) -> Iterator[World]:
+    """A started world; its work dir is removed after a clean run and kept after a failure."""
+    world = World(workdir, expected_nodes)
+    world.start()
+    ok = False
+    try:
+        yield world
+        ok = True
+    finally:
+        errors = world.stop()
+        if ok and not errors:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def unverified_context() -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
