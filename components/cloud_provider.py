@@ -17,6 +17,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_vsphere as vsphere
 
+from providers.permission.resource import Permission, PermissionArgs
 from vsphere_k8s import roles
 from vsphere_k8s.config import StackConfig, VCenter
 from vsphere_k8s.manifests import cpi, csi, storage
@@ -97,7 +98,7 @@ class CloudProvider(pulumi.ComponentResource):
         self.storage_classes = [self._apply("storage", m, driver) for m in storage.manifests(cfg)]
 
         self.roles: dict[str, vsphere.Role] = {}
-        self.permissions: dict[str, vsphere.EntityPermissions] = {}
+        self.permissions: dict[str, Permission] = {}
         if cfg.vsphere_roles.create:
             for vc in cfg.vcenters:
                 self._vcenter_roles(cfg, vc, args.vsphere_providers[vc.name])
@@ -150,25 +151,31 @@ class CloudProvider(pulumi.ComponentResource):
         dc_ids = {
             dc: vsphere.get_datacenter_output(name=dc, opts=invoke).apply(lambda r: str(r.id)) for dc in vc.datacenters
         }
+        account = cfg.credentials[vc.name].program
         for entity, grants in roles.grants_by_entity(cfg, vc).items():
             entity_id = self._entity_id(entity, dc_ids, invoke)
-            permissions = [
-                vsphere.EntityPermissionsPermissionArgs(
-                    user_or_group=pulumi.Output.secret(roles.principal(users[g.account])),
-                    is_group=False,
-                    propagate=g.propagate,
-                    role_id=created[g.role].id,
+            for g in grants:
+                # One resource per principal and entity: never vsphere.EntityPermissions, which owns
+                # every permission on its entity and would strip the administrators' on refresh/destroy.
+                name = f"{self._name}-permission-{vc.name}-{entity.key}-{g.account}"
+                self.permissions[name] = Permission(
+                    name,
+                    PermissionArgs(
+                        server=vc.server,
+                        port=vc.port,
+                        username=account.username,
+                        password=account.password.get_secret_value(),
+                        entity_type=entity.entity_type,
+                        entity_id=entity_id,
+                        principal=pulumi.Output.secret(roles.principal(users[g.account])),
+                        role_id=created[g.role].id.apply(int),
+                        propagate=g.propagate,
+                        insecure=vc.tls.insecure,
+                        thumbprint=vc.tls.thumbprint,
+                        ca_cert=vc.tls.ca_cert,
+                    ),
+                    pulumi.ResourceOptions(parent=self, depends_on=list(created.values())),
                 )
-                for g in grants
-            ]
-            name = f"{self._name}-permissions-{vc.name}-{entity.key}"
-            self.permissions[name] = vsphere.EntityPermissions(
-                name,
-                entity_id=entity_id,
-                entity_type=entity.entity_type,
-                permissions=permissions,
-                opts=pulumi.ResourceOptions(parent=self, provider=provider, depends_on=list(created.values())),
-            )
 
     @staticmethod
     def _entity_id(

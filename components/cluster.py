@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,6 @@ class Cluster(pulumi.ComponentResource):
             "clusterName": cfg.cluster.name,
             "nodes": {n.name: {"zone": n.zone, "region": n.region, "role": n.role, "ip": n.ip} for n in self.nodes},
         }
-        # Sub-components, in dependency order. Each block adds its outputs to self._outputs.
-        # [topology] tag categories, tags, tag attachments (components/topology.py)
         self.topology = Topology(
             f"{name}-topology", TopologyArgs(cfg, self.vsphere), pulumi.ResourceOptions(parent=self)
         )
@@ -45,18 +44,18 @@ class Cluster(pulumi.ComponentResource):
             "regionTagIds": dict(self.topology.region_tags),
             "zoneTagIds": dict(self.topology.zone_tags),
         }
-        # [bootstrap] cluster PKI, tokens, per-node cloud-init user-data (components/pki.py, bootstrap.py)
         self.bootstrap: Bootstrap | None = None
+        user_data: Mapping[str, pulumi.Input[str]]
         if cfg.kubernetes.mode == "bootstrap":
             self.bootstrap = Bootstrap(
                 f"{name}-bootstrap", BootstrapArgs(cfg, self.nodes), pulumi.ResourceOptions(parent=self)
             )
-            self.user_data = self.bootstrap.user_data
+            user_data = self.bootstrap.user_data
             self._outputs["apiEndpoint"] = self.bootstrap.endpoint
-        # [node-pools] node VMs (components/node_pool.py)
-        # The [bootstrap] block sets self.user_data (node key -> secret cloud-init user-data);
-        # until it does, nodes boot with their hostname only.
-        user_data = getattr(self, "user_data", None) or hostname_only_user_data(self.nodes)
+        else:
+            # mode: existing: the nodes join a cluster this stack did not make (their template or
+            # the site's own provisioning carries the join), so their user-data only names the host.
+            user_data = hostname_only_user_data(self.nodes)
         lookups = VSphereLookups(cfg, self.vsphere)
         self.node_pools: dict[str, NodePool] = {}
         for pool in dict.fromkeys(n.pool for n in self.nodes):
@@ -80,7 +79,6 @@ class Cluster(pulumi.ComponentResource):
         self._outputs["nodeVms"] = {
             n.name: {"key": n.key, "uuid": self.vms[n.key].uuid, "moid": self.vms[n.key].moid} for n in self.nodes
         }
-        # [kube-access] kubeconfig, Kubernetes provider, API readiness (components/kube_access.py)
         self.kube = KubeAccess(
             f"{name}-kube",
             KubeAccessArgs(
@@ -95,22 +93,17 @@ class Cluster(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         self._outputs["kubeconfig"] = self.kube.kubeconfig
-        # [cloud-provider] cloud-config secrets, CPI, CSI, storage classes, vCenter roles
-        kube = getattr(self, "kube", None)  # the [kube-access] block's KubeAccess (.provider, .ready)
-        if kube is not None:
-            ready = kube.ready if isinstance(kube.ready, (list, tuple)) else [kube.ready]
-            self.cloud_provider = CloudProvider(
-                f"{name}-cloud-provider",
-                CloudProviderArgs(cfg, kube.provider, ready, self.vsphere),
-                pulumi.ResourceOptions(parent=self),
-            )
-            self._outputs["cloudProvider"] = self.cloud_provider.outputs
-        # [node-bindings] NodeBinding per node (providers/node_binding)
+        self.cloud_provider = CloudProvider(
+            f"{name}-cloud-provider",
+            CloudProviderArgs(cfg, self.kube.provider, [self.kube.ready], self.vsphere),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self._outputs["cloudProvider"] = self.cloud_provider.outputs
         self.bindings: dict[str, NodeBinding] = {}
         if cfg.node_binding.mode != "off":
-            after: list[pulumi.Resource] = [kube.ready] if kube is not None else []
-            after += list(self.topology.attachments.values())  # zones tagged before they are read
-            if cfg.node_binding.mode == "verify" and getattr(self, "cloud_provider", None) is not None:
+            # Zones tagged before they are read, and the API up before nodes are looked at.
+            after: list[pulumi.Resource] = [self.kube.ready, *self.topology.attachments.values()]
+            if cfg.node_binding.mode == "verify":
                 # Verify waits for the CPI, so deploy it first (enforce needs none). The DaemonSet alone:
                 # depending on the whole component costs the SDK a walk of all its children per binding.
                 after.append(self.cloud_provider.cpi)

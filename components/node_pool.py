@@ -188,5 +188,5 @@ class NodePool(pulumi.ComponentResource):
 
 
 def hostname_only_user_data(nodes: Sequence[NodePlan]) -> dict[str, pulumi.Input[str]]:
-    """Stand-in user-data (hostname only) for wiring NodePool before a bootstrap provides the real one."""
+    """User-data that only names the host: for nodes of a cluster the stack does not bootstrap."""
     return {n.key: pulumi.Output.secret(guestinfo.hostname_user_data(n.name)) for n in nodes}

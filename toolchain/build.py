@@ -171,6 +171,9 @@ def build_all(tools: list[Tool]) -> int:
     _say(f"{len(missing)} of {len(tools)} binaries to build into {manifest.cache_root()} (cold: about an hour)")
     for i, t in enumerate(missing, 1):
         label = f"[{i}/{len(missing)}] {t.name} {t.version}"
+        if manifest.cached_binary(t).is_file():  # another run built it meanwhile
+            _say(f"{label} cached")
+            continue
         _say(f"{label} building")
         try:
             _build(t, manifest.cached_binary(t), logs / f"{manifest.build_key(t)}.log", label)

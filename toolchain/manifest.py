@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +117,32 @@ def locate(name: str, tools: list[Tool] | None = None) -> Path:
     if bin_dir:
         return Path(bin_dir) / name
     return cached_binary(tool)
+
+
+def link_bin_dir(dest: Path, tools: list[Tool] | None = None) -> Path:
+    """One directory holding every tool and script by its plain name, for PATH.
+
+    The CLI looks for its language host and the dynamic-provider launcher next to its own
+    resolved binary (else it warns that it took them from PATH), so the CLI is hard-linked
+    here (copied across file systems) and the rest are symlinks to this checkout's files.
+    """
+    tools = load() if tools is None else tools
+    dest.mkdir(parents=True, exist_ok=True)
+    entries = {t.name: locate(t.name, tools) for t in tools}
+    for d in SCRIPT_DIRS:
+        entries.update({p.name: p for p in d.iterdir() if p.is_file() and os.access(p, os.X_OK)})
+    for name, target in entries.items():
+        link = dest / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        if name == "pulumi":
+            try:
+                os.link(target, link)
+            except OSError:
+                shutil.copy2(target, link)
+        else:
+            link.symlink_to(target)
+    return dest
 
 
 def path_entries(tools: list[Tool] | None = None) -> list[Path]:

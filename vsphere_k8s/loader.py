@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -132,7 +133,11 @@ def load(
     issues: list[ConfigIssue] = []
     unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
     for key in unknown:
-        issues.append(ConfigIssue(key, f"unknown key; expected one of {', '.join(TOP_LEVEL_KEYS)}"))
+        near = difflib.get_close_matches(key, TOP_LEVEL_KEYS, n=1, cutoff=0.6) or [
+            k for k in TOP_LEVEL_KEYS if k.lower() == key.lower()
+        ]
+        hint = f"did you mean {near[0]}? " if near else ""
+        issues.append(ConfigIssue(key, f"unknown key; {hint}expected one of {', '.join(TOP_LEVEL_KEYS)}"))
         del data[key]
     _resolve_files(data, read_file, issues)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from pulumi.runtime import config as pulumi_config
 from pulumi.runtime.config import is_config_secret
 
 from .config import StackConfig
@@ -16,10 +17,22 @@ from .errors import ConfigError, ConfigIssue
 from .loader import NESTED_SECRETS, SECRET_KEYS, TOP_LEVEL_KEYS, load
 
 
+def present_keys(namespace: str) -> set[str]:
+    """Every key the engine passed under ``namespace`` (set explicitly or through PULUMI_CONFIG)."""
+    names = set(pulumi_config.CONFIG.get()) | set(pulumi_config.get_config_env())
+    prefix = f"{namespace}:"
+    return {n.removeprefix(prefix) for n in names if n.startswith(prefix)}
+
+
 def read_raw(config: pulumi.Config) -> tuple[dict[str, Any], list[ConfigIssue]]:
+    """Every key of the project's namespace, known or not: the loader names the unknown ones.
+
+    Reading only the known keys would let a typo (``vsphereroles``) switch a feature off in
+    silence under the engine, where the offline preview rejects it.
+    """
     raw: dict[str, Any] = {}
     issues: list[ConfigIssue] = []
-    for key in TOP_LEVEL_KEYS:
+    for key in sorted(set(TOP_LEVEL_KEYS) | present_keys(config.name)):
         try:
             value = config.get_object(key)
         except Exception as exc:  # the SDK raises its own ConfigTypeError flavours

@@ -164,7 +164,12 @@ class NodeBindingProvider(ResourceProvider):
         node = _nodes(state).listed(state.node_name)
         if not node.exists:
             return ReadResult(id_, {**props, "drift": [f"node {state.node_name} is gone from the API server"]})
-        vm, placement, want = _observe(state, node, time.monotonic())
+        try:
+            vm, placement, want = _observe(state, node, time.monotonic())
+        except BindingError as gone:
+            # Refresh reports what it finds, never fails on it: a VM deleted or moved out of every
+            # zone out of band shows as drift, and the next `up` replaces or repairs the binding.
+            return ReadResult(id_, {**props, "drift": [str(gone)]})
         found = drift(node, want, placement, state)
         owned = {k: v for k, v in state.owned_labels.items() if node.labels.get(k) == v}
         outs = _outs(props, node, (vm, placement), owned, found)

@@ -88,8 +88,21 @@ class TagAttachmentProvider(ResourceProvider):
         )
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        from .vcenter import TargetNotFoundError
+
         state = parse_state(props)
-        _, obs = _observe(state)
+        try:
+            _, obs = _observe(state)
+        except TargetNotFoundError:
+            # A target deleted out of band: read by the morefs recorded at attach time, so refresh
+            # shows it as no longer attached (drift) and the next `up` names the missing object.
+            try:
+                _, obs = _observe(state, dict(state.resolved))
+            except LookupError:
+                return ReadResult("", {})
+        except LookupError:
+            # The tag or its category is gone, and every attachment with it: the resource is gone.
+            return ReadResult("", {})
         return ReadResult(id_, _outs(props, state, obs, state.owned))
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:

@@ -23,7 +23,7 @@ import requests
 import urllib3
 from pyVmomi import vim
 
-from .retry import TRANSIENT_STATUS, RetryPolicy, VCenterError
+from .retry import TRANSIENT_STATUS, RetryPolicy, VCenterError, VCenterNotFoundError
 
 T = TypeVar("T")
 
@@ -233,6 +233,8 @@ class VCenterConnection:
             if response.status_code in TRANSIENT_STATUS:
                 self._pause(delays, VCenterError(f"HTTP {response.status_code}"), f"{method} {path}")
                 continue
+            if response.status_code == 404:
+                raise VCenterNotFoundError(f"{method} {path}: not found (HTTP 404): {_brief(response)}")
             if response.status_code >= 400:
                 raise VCenterError(f"{method} {path} failed with HTTP {response.status_code}: {_brief(response)}")
             if not response.content:

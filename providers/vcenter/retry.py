@@ -27,3 +27,7 @@ class RetryPolicy:
 
 class VCenterError(RuntimeError):
     """vCenter could not be reached or refused a request after the retries."""
+
+
+class VCenterNotFoundError(VCenterError, LookupError):
+    """vCenter answered that the object asked for does not exist (HTTP 404): deleted, or never made."""

@@ -152,16 +152,20 @@ def _leaks(value: Any) -> bool:
 
 
 def test_no_credential_outside_secret_inputs(recording: Recording) -> None:
-    checked = 0
+    checked = signing_in = 0
     for reg in recording.registrations.values():
         for key, value in reg.inputs.items():
             if _leaks(value):
+                assert key in reg.secret_inputs, f"{reg.name}.{key} holds a password in plaintext"
+                if reg.type == PERMISSION:
+                    signing_in += 1  # grants a role through vCenter: signs in as the program's account
+                    continue
                 checked += 1
                 assert reg.type == "kubernetes:core/v1:Secret", f"{reg.type} {reg.name} holds a password"
-                assert key in reg.secret_inputs, f"{reg.name}.{key} holds a password in plaintext"
         assert not _leaks(reg.component_outputs)
-    # The CPI, NSX-T and CSI secrets (the admin password nowhere); nothing else.
+    # The CPI, NSX-T and CSI secrets; in Kubernetes, the admin password nowhere.
     assert checked == 3
+    assert signing_in == len(recording.of_type(PERMISSION)) > 0
     for cm in recording.of_type("kubernetes:core/v1:ConfigMap"):
         assert not _leaks(cm.inputs)
 
@@ -185,6 +189,9 @@ def test_cpi_runs_routes_and_load_balancer_flags(recording: Recording) -> None:
     assert container["image"] == "registry.k8s.io/cloud-pv-vsphere/cloud-provider-vsphere:v1.31.1"
 
 
+PERMISSION = "pulumi-python:dynamic/vsphere:Permission"
+
+
 def test_roles_and_permissions_for_separate_accounts(recording: Recording) -> None:
     roles = recording.of_type("vsphere:index/role:Role")
     by_name = {r.inputs["name"]: r for r in roles}
@@ -192,23 +199,24 @@ def test_roles_and_permissions_for_separate_accounts(recording: Recording) -> No
     assert len(roles) == 10  # five per vCenter, each on its own vCenter's provider
     assert len({r.provider for r in roles}) == 2
     assert by_name["k8s-csi-datastore"].inputs["rolePrivileges"] == ["Datastore.FileManagement"]
-    perms = recording.of_type("vsphere:index/entityPermissions:EntityPermissions")
-    assert all("permissions" in p.secret_inputs for p in perms)
-    root = recording.by_name("prod-cloud-provider-permissions-vc-east-root")
-    assert root.inputs["entityId"] == "group-d1"
-    principals = {p["userOrGroup"]: p for p in root.inputs["permissions"]}
-    assert set(principals) == {"VC-EAST.LOCAL\\k8s-cpi", "VC-EAST.LOCAL\\k8s-csi"}
-    assert all(p["propagate"] is False for p in principals.values())
+    # Never vsphere.EntityPermissions (it owns every permission on an entity): one Permission per principal.
+    assert recording.of_type("vsphere:index/entityPermissions:EntityPermissions") == []
+    perms = recording.of_type(PERMISSION)
+    assert perms and all({"principal", "username", "password"} <= set(p.secret_inputs) for p in perms)
+    root = {
+        p.inputs["principal"]: p for p in perms if p.name.startswith("prod-cloud-provider-permission-vc-east-root-")
+    }
+    assert set(root) == {"VC-EAST.LOCAL\\k8s-cpi", "VC-EAST.LOCAL\\k8s-csi"}
+    assert all(p.inputs["entity_id"] == "group-d1" and p.inputs["entity_type"] == "Folder" for p in root.values())
+    assert all(p.inputs["propagate"] is False for p in root.values())
     # Zones with folders: the CSI's disk rights go on the VM folder, read-only on the datacenter.
-    folder = recording.by_name("prod-cloud-provider-permissions-vc-east-folder-dc-east-k8s-prod")
-    assert folder.inputs["entityType"] == "Folder"
-    ds = recording.by_name("prod-cloud-provider-permissions-vc-east-datastore-dc-east-east-vsan-a")
-    (grant,) = ds.inputs["permissions"]
-    assert grant["roleId"] == role_id("prod-cloud-provider-role-vc-east-csi-datastore")
-    assert grant["propagate"] is False
-    (vm_grant,) = folder.inputs["permissions"]
-    assert vm_grant["roleId"] == role_id("prod-cloud-provider-role-vc-east-csi-vm")
-    assert vm_grant["propagate"] is True
+    folder = recording.by_name("prod-cloud-provider-permission-vc-east-folder-dc-east-k8s-prod-csi")
+    assert folder.inputs["entity_type"] == "Folder"
+    assert folder.inputs["role_id"] == int(role_id("prod-cloud-provider-role-vc-east-csi-vm"))
+    assert folder.inputs["propagate"] is True
+    ds = recording.by_name("prod-cloud-provider-permission-vc-east-datastore-dc-east-east-vsan-a-csi")
+    assert ds.inputs["role_id"] == int(role_id("prod-cloud-provider-role-vc-east-csi-datastore"))
+    assert ds.inputs["propagate"] is False
 
 
 def role_id(resource_name: str) -> str:
@@ -233,7 +241,7 @@ def test_roles_without_separate_accounts_are_granted_to_nobody() -> None:
     cfg = cfg.model_copy(update={"credentials": load_credentials(raw_creds)})
     rec = register(cfg)
     assert len(rec.of_type("vsphere:index/role:Role")) == 10
-    assert rec.of_type("vsphere:index/entityPermissions:EntityPermissions") == []
+    assert rec.of_type(PERMISSION) == []
 
 
 def load_credentials(raw: dict[str, Any]) -> Any:

@@ -95,6 +95,16 @@ def test_bad_config_fails_before_anything_is_registered() -> None:
     assert count == 0
 
 
+def test_a_misspelt_top_level_key_is_an_error_under_the_engine_too() -> None:
+    """The engine path reads every key of the namespace, as the offline loader does."""
+    raw = copy.deepcopy(offline_config("sim"))
+    raw["vsphereroles"] = {"create": True}
+    error, count = _run_main(raw)
+    assert error is not None
+    assert "vsphereroles: unknown key; did you mean vsphereRoles?" in str(error)
+    assert count == 0
+
+
 def test_credentials_must_be_a_secret() -> None:
     raw = copy.deepcopy(offline_config("sim"))
     mocks, monitor = configure(raw, project=PROJECT, stack="sim", secret_keys=set())

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from providers.vcenter.connection import Endpoint, VCenterConnection, check_thumbprint, connection_for
-from providers.vcenter.retry import RetryPolicy, VCenterError
+from providers.vcenter.retry import RetryPolicy, VCenterError, VCenterNotFoundError
 
 EP = Endpoint(host="vc.example", port=443, username="svc", password="s3cret-value")
 
@@ -74,9 +74,11 @@ def test_expired_session_logs_in_once_more() -> None:
 
 def test_a_client_error_is_not_retried() -> None:
     conn, _session, slept = connection([(404, {"value": {"messages": [{"default_message": "no such tag"}]}})])
-    with pytest.raises(VCenterError, match="HTTP 404: no such tag"):
+    with pytest.raises(VCenterNotFoundError, match=r"not found \(HTTP 404\): no such tag") as caught:
         conn.rest("GET", "/rest/x")
     assert slept == []
+    # A refresh tells "gone" from "broken" by type: a 404 is a LookupError, other failures are not.
+    assert isinstance(caught.value, LookupError) and isinstance(caught.value, VCenterError)
 
 
 def test_reads_through_post_are_not_counted_as_writes() -> None:

@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolchain.manifest import REPO_ROOT, path_entries
+from toolchain.manifest import REPO_ROOT, link_bin_dir
 
 
 class PulumiError(RuntimeError):
     """A pulumi command failed; the message carries the command and its output."""
 
 
-def pulumi_env(home: Path, state: Path, passphrase: str) -> dict[str, str]:
-    path = os.pathsep.join([*(str(p) for p in path_entries()), str(REPO_ROOT / ".venv" / "bin"), os.environ["PATH"]])
+def pulumi_env(home: Path, state: Path, passphrase: str, bin_dir: Path) -> dict[str, str]:
+    path = os.pathsep.join([str(bin_dir), str(REPO_ROOT / ".venv" / "bin"), os.environ["PATH"]])
     return {
         "PATH": path,
         "PULUMI_HOME": str(home),
@@ -41,12 +41,17 @@ class PulumiCli:
     passphrase: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     timeout: float = 900.0
 
+    _env: dict[str, str] | None = field(default=None, init=False, repr=False)
+
     @property
     def env(self) -> dict[str, str]:
-        home, state = self.workdir / "pulumi-home", self.workdir / "state"
-        home.mkdir(parents=True, exist_ok=True)
-        state.mkdir(parents=True, exist_ok=True)
-        return {**os.environ, **pulumi_env(home, state, self.passphrase)}
+        if self._env is None:
+            home, state = self.workdir / "pulumi-home", self.workdir / "state"
+            home.mkdir(parents=True, exist_ok=True)
+            state.mkdir(parents=True, exist_ok=True)
+            bin_dir = link_bin_dir(self.workdir / "bin")
+            self._env = {**os.environ, **pulumi_env(home, state, self.passphrase, bin_dir)}
+        return self._env
 
     @property
     def log_path(self) -> Path:

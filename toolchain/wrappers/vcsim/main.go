@@ -13,11 +13,51 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
 	_ "github.com/vmware/govmomi/vapi/simulator"
+	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
 )
+
+// authorizationManager gives the simulator vCenter's documented SetEntityPermissions:
+// it adds or updates the permissions of the principals it is given and keeps every
+// other principal's permission on the entity. The stock simulator replaces the whole
+// set, which would make any one-principal grant look like a permission takeover.
+type authorizationManager struct {
+	*simulator.AuthorizationManager
+}
+
+func (m *authorizationManager) SetEntityPermissions(ctx *simulator.Context, req *types.SetEntityPermissions) soap.HasFault {
+	current := m.AuthorizationManager.RetrieveEntityPermissions(ctx, &types.RetrieveEntityPermissions{
+		This: req.This, Entity: req.Entity, Inherited: false,
+	})
+	body, ok := current.(*methods.RetrieveEntityPermissionsBody)
+	if !ok || body.Res == nil {
+		return current
+	}
+	given := map[string]bool{}
+	for _, p := range req.Permission {
+		given[key(p)] = true
+	}
+	merged := []types.Permission{}
+	for _, p := range body.Res.Returnval {
+		if !given[key(p)] {
+			merged = append(merged, p)
+		}
+	}
+	merged = append(merged, req.Permission...)
+	return m.AuthorizationManager.SetEntityPermissions(&types.SetEntityPermissions{
+		This: req.This, Entity: req.Entity, Permission: merged,
+	})
+}
+
+func key(p types.Permission) string {
+	return fmt.Sprintf("%t/%s", p.Group, strings.ToLower(p.Principal))
+}
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
@@ -46,6 +86,11 @@ func main() {
 		os.Exit(1)
 	}
 	defer model.Remove()
+	registry := model.Map()
+	am := registry.Get(types.ManagedObjectReference{Type: "AuthorizationManager", Value: "AuthorizationManager"})
+	if stock, ok := am.(*simulator.AuthorizationManager); ok {
+		registry.Put(&authorizationManager{stock})
+	}
 
 	model.Service.Listen = &url.URL{Host: *listen}
 	model.Service.TLS = new(tls.Config)

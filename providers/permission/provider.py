@@ -1,0 +1,62 @@
+"""The Permission provider: parse -> plan -> apply through the vCenter adapter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+
+from providers.checks import check_props
+
+from .plan import OUTPUT_KEYS, diff, observed_outs, parse_inputs, plan
+
+
+def _conn(props: dict[str, Any]) -> Any:
+    from providers.vcenter.connection import connection_for  # pyVmomi only where vCenter is spoken to
+
+    return connection_for(parse_inputs(props).endpoint())
+
+
+def _inputs_of(props: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in props.items() if k not in OUTPUT_KEYS}
+
+
+class PermissionProvider(ResourceProvider):
+    """Grant one principal one role on one entity; leave every other permission alone."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        return check_props(news, parse_inputs)
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed, replaces = diff(olds, news)
+        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=True)
+
+    def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
+        from . import vcenter
+
+        inputs, conn = parse_inputs(props), _conn(props)
+        if plan(inputs, vcenter.read(conn, inputs)).verb == "set":
+            vcenter.grant(conn, inputs)
+        return {**_inputs_of(props), **observed_outs(vcenter.read(conn, inputs))}
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = parse_inputs(props)
+        kind = "group" if inputs.is_group else "user"
+        return CreateResult(f"{inputs.entity_type}:{inputs.entity_id}:{kind}:{inputs.principal}", self._apply(props))
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        return UpdateResult(self._apply(news))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        from . import vcenter
+
+        inputs = parse_inputs(props)
+        have = vcenter.read(_conn(props), inputs)
+        if have is None:
+            return ReadResult("", {})  # revoked (or its entity deleted) out of band: gone
+        return ReadResult(id_, {**_inputs_of(props), **observed_outs(have)})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        from . import vcenter
+
+        vcenter.revoke(_conn(props), parse_inputs(props))
