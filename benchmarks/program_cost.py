@@ -148,7 +148,7 @@ def floor_program(items: list[Replay]) -> Callable[[], None]:
 
 def run_floor_once(items: list[Replay]) -> tuple[float, Any]:
     """(seconds, recording) of registering ``items`` bare in the same harness (same mocks, same monitor)."""
-    from offline.mocks import configure, run
+    from offline.runtime import configure, run
     from vsphere_k8s.stack_file import PROJECT
 
     started = time.perf_counter()

@@ -79,7 +79,7 @@ def _bare(i: int) -> None:
 
 
 def _time(register: Any, n: int) -> float:
-    from offline.mocks import configure, run
+    from offline.runtime import configure, run
     from vsphere_k8s.stack_file import PROJECT
 
     def program() -> None:

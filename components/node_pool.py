@@ -122,6 +122,7 @@ class NodePool(pulumi.ComponentResource):
             extra_config=extra,
             # guestinfo is read by cloud-init once per instance: changing it must not reboot a node.
             extra_config_reboot_required=False,
+            wait_for_guest_net_timeout=args.config.node_pools.wait_for_guest_net_minutes,
             tags=[args.zone_tags[node.zone], args.region_tags[node.region]],
             opts=pulumi.ResourceOptions(
                 parent=self,

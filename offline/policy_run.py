@@ -14,7 +14,7 @@ from policies import recording
 from policies.evaluate import Finding, PackConfig, PackConfigError, evaluate
 from policies.rules import Level
 
-from .mocks import Recording
+from .recording import Recording
 
 __all__ = ["PackConfig", "PackConfigError", "PolicyReport", "check", "default_pack_config", "report_lines"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .mocks import Recording, Registration
+from .recording import Recording, Registration
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 VM_TYPE = "vsphere:index/virtualMachine:VirtualMachine"

@@ -14,7 +14,9 @@ from pulumi.runtime.sync_await import _sync_await
 from vsphere_k8s.loader import load, secret_keys
 from vsphere_k8s.stack_file import PROJECT, read_stack_file
 
-from .mocks import Recording, VSphereMocks, configure, run
+from .recording import Recording
+from .runtime import configure, run
+from .vsphere_fakes import VSphereMocks
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER_USER = "offline-placeholder-user"

@@ -1,7 +1,7 @@
 """The policy pack's entry point: the Pulumi CLI runs this file (`--policy-pack policies`).
 
 Constructing the PolicyPack starts its gRPC server and never returns, so nothing
-imports this module; the rules live in rules.py and are tested there.
+imports this module; the rules live in the rules package and are tested there.
 """
 
 import sys

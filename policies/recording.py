@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from offline.mocks import unwrap_secrets
+from offline.recording import unwrap_secrets
 
 from .view import ResourceView
 
 if TYPE_CHECKING:
-    from offline.mocks import Recording
+    from offline.recording import Recording
 
 STACK = "pulumi:pulumi:Stack"
 

@@ -10,10 +10,12 @@ want_dev=1
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# --- Debian packages: cloud-init (schema checks); Go comes with the machine image ---------------
+# --- Debian packages: cloud-init (schema checks), shellcheck (the workflows' run steps, through
+# actionlint); Go comes with the machine image --------------------------------------------------
 if [ "$want_dev" = 1 ]; then
   need=()
   command -v cloud-init >/dev/null 2>&1 || need+=(cloud-init)
+  command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
   if [ "${#need[@]}" -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

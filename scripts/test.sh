@@ -7,4 +7,5 @@ scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy"; mypy .
+echo "== actionlint"; "$(python -c 'from toolchain.manifest import locate; print(locate("actionlint"))')" .github/workflows/*.yml
 echo "== pytest"; exec pytest "$@"

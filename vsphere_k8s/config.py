@@ -328,6 +328,10 @@ class NodePools(Model):
     control_plane: ControlPlanePool
     workers: list[WorkerPool] = Field(default_factory=list)
     ssh_authorized_keys: list[str] = Field(default_factory=list)
+    # How long `up` waits, per VM, for VMware Tools to report a routable address before the VM
+    # counts as created (the vSphere provider's own default: 5). 0 does not wait: for guests
+    # that never report one (a simulator, an image without open-vm-tools).
+    wait_for_guest_net_minutes: int = Field(default=5, ge=0, le=60)
 
 
 # --------------------------------------------------------------------------- Kubernetes

@@ -11,8 +11,10 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from components.cloud_provider import CloudProvider, CloudProviderArgs
-from offline.mocks import Recording, configure, run, stable_id
+from offline.ids import stable_id
 from offline.program import offline_config
+from offline.recording import Recording
+from offline.runtime import configure, run
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.loader import load
 from vsphere_k8s.render import csi_conf
@@ -220,7 +222,7 @@ def test_roles_and_permissions_for_separate_accounts(recording: Recording) -> No
 
 
 def role_id(resource_name: str) -> str:
-    """The id the mocks give a Role (offline.mocks), i.e. what the grant must reference."""
+    """The id the mocks give a Role (offline.vsphere_fakes), i.e. what the grant must reference."""
     return str(1000 + int(stable_id("role", resource_name), 16) % 100000)
 
 

@@ -13,8 +13,11 @@ import pytest
 
 from components.lookups import LookupFailed, VSphereLookups
 from components.node_pool import NodePool, NodePoolArgs
-from offline.mocks import Recording, Registration, VSphereMocks, configure, run, stable_id, stable_uuid
+from offline.ids import stable_id, stable_uuid
 from offline.program import OfflineRun, offline_config, run_program
+from offline.recording import Recording, Registration
+from offline.runtime import configure, run
+from offline.vsphere_fakes import VSphereMocks
 from vsphere_k8s.loader import load
 from vsphere_k8s.plan.nodes import plan_nodes
 from vsphere_k8s.render import guestinfo

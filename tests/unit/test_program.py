@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from offline.mocks import configure, run
 from offline.program import PLACEHOLDER_PASSWORD, ROOT, OfflineRun, offline_config, run_program
+from offline.runtime import configure, run
 from vsphere_k8s.stack_file import PROJECT
 
 PROVIDER = "pulumi:providers:vsphere"

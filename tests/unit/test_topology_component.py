@@ -11,8 +11,9 @@ import dill
 import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
-from offline.mocks import Registration, stable_uuid
+from offline.ids import stable_uuid
 from offline.program import PLACEHOLDER_PASSWORD, OfflineRun, offline_config, run_program
+from offline.recording import Registration
 from providers.tag_attachment.provider import TagAttachmentProvider
 from vsphere_k8s.loader import load
 from vsphere_k8s.plan.placement import TagTarget, tag_placements
@@ -47,7 +48,7 @@ def test_categories_are_single_cardinality_with_the_types_cpi_and_csi_walk(sim: 
 
 
 def test_one_tag_per_region_and_zone_in_its_category(sim: OfflineRun) -> None:
-    # The id the mocked provider gives each category (offline/mocks.py), keyed by the category's name.
+    # The id the mocked provider gives each category (offline/vsphere_fakes.py), keyed by the category's name.
     categories = {
         c.inputs["name"]: f"urn:vmomi:InventoryServiceCategory:{stable_uuid('cat', c.name)}:GLOBAL"
         for c in sim.recording.of_type(CATEGORY)

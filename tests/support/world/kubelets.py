@@ -26,6 +26,7 @@ from .process import Process, free_port, http_ok
 
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+STAGES = Path(__file__).with_name("kwok-stages.yaml")
 
 
 def kwok_process(workdir: Path, kubeconfig: Path) -> Process:
@@ -35,6 +36,7 @@ def kwok_process(workdir: Path, kubeconfig: Path) -> Process:
         [
             str(locate("kwok")),
             f"--kubeconfig={kubeconfig}",
+            f"--config={STAGES}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK_ANNOTATION}=fake",
             f"--server-address=127.0.0.1:{port}",
@@ -83,7 +85,7 @@ class NodeAgent:
     expected: Callable[[], dict[str, bool]]  # VM name -> is control plane
     interval: float = 0.5
     registered: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)  # node (or "agent") -> its last error
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -108,7 +110,7 @@ class NodeAgent:
                 self.api.create_node(node_manifest(name, vms[name], control_plane=control_plane))  # type: ignore[arg-type]
             except ApiException as e:
                 if e.status != 409:  # 409: registered already (a restarted agent)
-                    self.errors.append(f"{name}: {e.status} {e.reason}")
+                    self.errors[name] = f"{e.status} {e.reason}: {e.body}"
                     continue
             self.registered.append(name)
 
@@ -117,7 +119,7 @@ class NodeAgent:
             try:
                 self.sync_once()
             except Exception as e:  # keep the kubelets running; the test reads the errors
-                self.errors.append(repr(e))
+                self.errors["agent"] = repr(e)
 
 
 def vm_uuids(content: Any) -> dict[str, str]:
