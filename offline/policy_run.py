@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from policies import recording
 from policies.evaluate import Finding, PackConfig, PackConfigError, evaluate
 from policies.rules import Level
 
+from . import policy_views
 from .recording import Recording
 
 __all__ = ["PackConfig", "PackConfigError", "PolicyReport", "check", "default_pack_config", "report_lines"]
@@ -45,7 +45,7 @@ def default_pack_config(stack: str, directory: Path = PACK_CONFIG_DIR) -> Path |
 
 
 def check(rec: Recording, pack: PackConfig | None = None) -> PolicyReport:
-    return PolicyReport(evaluate(recording.views(rec), pack))
+    return PolicyReport(evaluate(policy_views.views(rec), pack))
 
 
 def _where(urn: str | None) -> str:

@@ -1,7 +1,7 @@
 """The neutral view of a resource that every rule reads.
 
 Two sources fill it: the Pulumi policy engine (``engine.py``) and the offline
-recording of the program under mocks (``recording.py``). Rules never see either
+recording of the program under mocks (``offline/policy_views.py``). Rules never see either
 source's types, so the same rule runs in ``pulumi preview`` and in the offline
 preview and is tested with plain data.
 """

@@ -62,11 +62,31 @@ def _ip(value: str) -> str:
         raise ValueError(f"{value!r} is not an IP address") from None
 
 
+def _non_empty_secret(value: SecretStr) -> SecretStr:
+    if not value.get_secret_value():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _release_tag(what: str) -> AfterValidator:
+    """A version like 1.2.3 or v1.2.3, normalised to v1.2.3; ``what`` names it in the error."""
+
+    def check(value: str) -> str:
+        if not _VERSION.match(value):
+            raise ValueError(f"{value!r} is not {what}")
+        return "v" + value.removeprefix("v")
+
+    return AfterValidator(check)
+
+
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 KubernetesVersion = Annotated[str, AfterValidator(_k8s_version)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 IpAddress = Annotated[str, AfterValidator(_ip)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+NonEmptySecret = Annotated[SecretStr, AfterValidator(_non_empty_secret)]
+CpiImageTag = Annotated[str, _release_tag("an image tag like v1.31.0")]
+CsiRelease = Annotated[str, _release_tag("a release like v3.3.1")]
 
 
 class Model(BaseModel):
@@ -149,7 +169,7 @@ class VCenter(Model):
 
     @field_validator("datacenters")
     @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
+    def _datacenters_unique(cls, value: list[str]) -> list[str]:
         dupes = sorted({d for d in value if value.count(d) > 1})
         if dupes:
             raise ValueError(f"datacenters listed twice: {', '.join(dupes)}")
@@ -158,31 +178,17 @@ class VCenter(Model):
 
 class Credential(Model):
     username: NonEmpty
-    password: SecretStr
-
-    @field_validator("password")
-    @classmethod
-    def _non_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("must not be empty")
-        return value
+    password: NonEmptySecret
 
 
 class VCenterCredentials(Model):
     """One vCenter's accounts: the program's own and, optionally, narrower ones."""
 
     username: NonEmpty
-    password: SecretStr
+    password: NonEmptySecret
     cpi: Credential | None = None
     csi: Credential | None = None
     nsxt: Credential | None = None  # the NSX-T manager paired with this vCenter (cpi.nsxt)
-
-    @field_validator("password")
-    @classmethod
-    def _non_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("must not be empty")
-        return value
 
     @property
     def program(self) -> Credential:
@@ -211,7 +217,7 @@ class StaticAddressing(Model):
     search_domains: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _inside(self) -> StaticAddressing:
+    def _addresses_inside_cidr(self) -> StaticAddressing:
         net = ipaddress.ip_network(self.cidr)
         problems = [
             f"{key} {value} is outside cidr {self.cidr}"
@@ -247,7 +253,7 @@ class ZoneNetwork(Model):
     static: StaticAddressing | None = None
 
     @model_validator(mode="after")
-    def _mode(self) -> ZoneNetwork:
+    def _static_section_matches_mode(self) -> ZoneNetwork:
         if self.mode == "static" and self.static is None:
             raise ValueError("mode static needs a static section (cidr, gateway, rangeStart, rangeEnd, dnsServers)")
         if self.mode == "dhcp" and self.static is not None:
@@ -280,7 +286,7 @@ class Zone(Model):
     resource_pool: str | None = None
 
 
-class Topology(Model):
+class TopologySettings(Model):
     region_category: NonEmpty = "k8s-region"
     zone_category: NonEmpty = "k8s-zone"
     regions: list[Region] = Field(min_length=1)
@@ -406,7 +412,7 @@ class Nsxt(Model):
     routes: NsxtRoutes | None = None
 
     @model_validator(mode="after")
-    def _something(self) -> Nsxt:
+    def _load_balancer_or_routes(self) -> Nsxt:
         if self.load_balancer is None and self.routes is None:
             raise ValueError("enable loadBalancer, routes or both, or remove the nsxt section")
         return self
@@ -420,33 +426,19 @@ def _ipv4_only() -> list[IpFamily]:
 
 
 class Cpi(Model):
-    version: str | None = None  # image tag; default follows the Kubernetes minor
+    version: CpiImageTag | None = None  # default follows the Kubernetes minor
     secret_name: DnsLabel = "vsphere-cloud-secret"  # noqa: S105 - a Secret's name, not a password
     secret_namespace: DnsLabel = "kube-system"  # noqa: S105
     ip_family: list[IpFamily] = Field(default_factory=_ipv4_only, min_length=1, max_length=2)
     nodes: NodeAddressing = Field(default_factory=NodeAddressing)
     nsxt: Nsxt | None = None
 
-    @field_validator("version")
-    @classmethod
-    def _tag(cls, value: str | None) -> str | None:
-        if value is not None and not _VERSION.match(value):
-            raise ValueError(f"{value!r} is not an image tag like v1.31.0")
-        return None if value is None else "v" + value.removeprefix("v")
-
 
 class Csi(Model):
-    version: str | None = None  # driver release; default is the pinned one
+    version: CsiRelease | None = None  # default is the pinned one
     cluster_id: str | None = Field(default=None, max_length=64)
     cluster_distribution: str | None = None
     controller_replicas: int = Field(default=1, ge=1, le=5)
-
-    @field_validator("version")
-    @classmethod
-    def _tag(cls, value: str | None) -> str | None:
-        if value is not None and not _VERSION.match(value):
-            raise ValueError(f"{value!r} is not a release like v3.3.1")
-        return None if value is None else "v" + value.removeprefix("v")
 
 
 class StorageClass(Model):
@@ -462,7 +454,7 @@ class StorageClass(Model):
     per_zone: bool = False
 
     @model_validator(mode="after")
-    def _shape(self) -> StorageClass:
+    def _per_zone_or_zones(self) -> StorageClass:
         if self.per_zone and self.zones:
             raise ValueError("perZone makes one class per zone; it cannot be combined with zones")
         return self
@@ -476,7 +468,7 @@ class VSphereRoles(Model):
     csi_role_name: NonEmpty = "k8s-csi"
 
 
-class NodeBinding(Model):
+class NodeBindingSettings(Model):
     """Binding each node to its VM (providers/node_binding): providerID and topology labels.
 
     verify: wait for the CPI and fail on a mismatch; enforce: write them (before or
@@ -494,14 +486,14 @@ class StackConfig(Model):
     cluster: ClusterSettings
     vcenters: list[VCenter] = Field(min_length=1)
     credentials: dict[str, VCenterCredentials] = Field(default_factory=dict)
-    topology: Topology
+    topology: TopologySettings
     node_pools: NodePools
     kubernetes: Kubernetes
     cpi: Cpi = Field(default_factory=Cpi)
     csi: Csi = Field(default_factory=Csi)
     storage_classes: list[StorageClass] = Field(default_factory=list)
     vsphere_roles: VSphereRoles = Field(default_factory=VSphereRoles)
-    node_binding: NodeBinding = Field(default_factory=NodeBinding)
+    node_binding: NodeBindingSettings = Field(default_factory=NodeBindingSettings)
 
     # Look-ups used everywhere; cheap enough to derive on demand.
     def vcenter(self, name: str) -> VCenter:

@@ -101,16 +101,16 @@ def snapshot(
     region_category: str,
     *,
     max_age: float = SNAPSHOT_MAX_AGE,
-    older_than: float | None = None,
+    newer_than: float | None = None,
 ) -> Snapshot:
     """The shared snapshot for this connection, read again when older than ``max_age`` or taken before
-    ``older_than`` (a monotonic time: "I need something newer than what I saw")."""
+    ``newer_than`` (a monotonic time: "I need something newer than what I saw")."""
     key = (id(conn), zone_category, region_category)
     with _LOCK:  # concurrent bindings wait for one read instead of each doing their own
         found = _SNAPSHOTS.get(key)
         now = time.monotonic()
         stale = found is None or now - found.taken_at > max_age
-        if found is not None and older_than is not None and found.taken_at <= older_than:
+        if found is not None and newer_than is not None and found.taken_at <= newer_than:
             stale = True
         if stale:
             found = _SNAPSHOTS[key] = read_snapshot(conn, zone_category, region_category)

@@ -5,22 +5,22 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from offline import __main__ as cli
-from offline import policy_run
-from offline.program import ROOT, offline_config, run_program
-from policies import recording
+from offline import policy_run, policy_views
+from offline.program import ROOT, OfflineRun
 from policies.evaluate import PackConfig, evaluate, mandatory
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
 
 
 @pytest.fixture(scope="module")
-def runs() -> dict[str, object]:
-    return {stack: run_program(offline_config(stack), stack=stack) for stack in STACKS}
+def runs(offline_run: Callable[[str], OfflineRun]) -> dict[str, OfflineRun]:
+    return {stack: offline_run(stack) for stack in STACKS}
 
 
 def test_stacks_exist() -> None:
@@ -28,27 +28,27 @@ def test_stacks_exist() -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_no_mandatory_violation(stack: str, runs: dict[str, object]) -> None:
+def test_no_mandatory_violation(stack: str, runs: dict[str, OfflineRun]) -> None:
     run = runs[stack]
     pack_file = policy_run.default_pack_config(stack)
     pack = PackConfig.load(pack_file) if pack_file else None
-    views = recording.views(run.recording)  # type: ignore[attr-defined]
+    views = policy_views.views(run.recording)
     # The rules saw the whole cluster: VMs placed in zones, the CPI and CSI configs.
     assert sum(v.type == "vsphere:index/virtualMachine:VirtualMachine" for v in views) >= 3
     found = mandatory(evaluate(views, pack))
     assert found == [], "\n".join(f"{f.policy}: {f.message}" for f in found)
 
 
-def test_a_broken_vm_in_the_real_recording_is_caught(runs: dict[str, object]) -> None:
-    views = recording.views(runs["prod"].recording)  # type: ignore[attr-defined]
+def test_a_broken_vm_in_the_real_recording_is_caught(runs: dict[str, OfflineRun]) -> None:
+    views = policy_views.views(runs["prod"].recording)
     target = next(v for v in views if v.type == "vsphere:index/virtualMachine:VirtualMachine")
     views = [dataclasses.replace(v, props={**v.props, "hardwareVersion": 13}) if v is target else v for v in views]
     found = [f for f in mandatory(evaluate(views)) if f.urn == target.urn]
     assert [f.policy for f in found] == ["node-vm-disk-uuid-and-hardware"]
 
 
-def test_a_plaintext_kubeconfig_output_is_caught(runs: dict[str, object]) -> None:
-    views = recording.views(runs["sim"].recording)  # type: ignore[attr-defined]
+def test_a_plaintext_kubeconfig_output_is_caught(runs: dict[str, OfflineRun]) -> None:
+    views = policy_views.views(runs["sim"].recording)
     cluster = next(v for v in views if v.type == "vsphere-k8s:index:Cluster")
     assert cluster.is_secret("kubeconfig") is True  # as the program registers it
     leaked = dataclasses.replace(cluster, secret_props=frozenset())
@@ -57,8 +57,8 @@ def test_a_plaintext_kubeconfig_output_is_caught(runs: dict[str, object]) -> Non
     assert found and found[0].policy == "credentials-only-in-secrets" and "output kubeconfig" in found[0].message
 
 
-def test_sim_tls_is_refused_outside_the_allow_list(runs: dict[str, object]) -> None:
-    views = recording.views(runs["sim"].recording)  # type: ignore[attr-defined]
+def test_sim_tls_is_refused_outside_the_allow_list(runs: dict[str, OfflineRun]) -> None:
+    views = policy_views.views(runs["sim"].recording)
     pack = PackConfig.parse({"vcenter-tls-verified": {"allowInsecureStacks": []}})
     refused = {f.urn.rsplit("$", 1)[-1].split("::")[0] for f in mandatory(evaluate(views, pack)) if f.urn}
     # Every path to vCenter: the provider, the tag attachments, the CPI's and the CSI's configs.
@@ -89,8 +89,8 @@ def test_offline_cli_rejects_a_bad_pack_config(tmp_path: Path) -> None:
     assert cli.main(["--stack", "sim", "--out", str(tmp_path / "out"), "--quiet", "--policy-config", str(bad)]) == 2
 
 
-def test_the_real_cpi_without_the_uninitialized_toleration_is_caught(runs: dict[str, object]) -> None:
-    views = recording.views(runs["sim"].recording)  # type: ignore[attr-defined]
+def test_the_real_cpi_without_the_uninitialized_toleration_is_caught(runs: dict[str, OfflineRun]) -> None:
+    views = policy_views.views(runs["sim"].recording)
     cpi = next(v for v in views if v.type == "kubernetes:apps/v1:DaemonSet" and "cloud-controller" in v.name)
     spec = copy.deepcopy(dict(cpi.props["spec"]))
     pod = spec["template"]["spec"]
@@ -100,8 +100,8 @@ def test_the_real_cpi_without_the_uninitialized_toleration_is_caught(runs: dict[
     assert [f.policy for f in found] == ["cpi-daemonset-wiring"]
 
 
-def test_a_resource_on_the_default_provider_is_caught(runs: dict[str, object]) -> None:
-    views = recording.views(runs["sim"].recording)  # type: ignore[attr-defined]
+def test_a_resource_on_the_default_provider_is_caught(runs: dict[str, OfflineRun]) -> None:
+    views = policy_views.views(runs["sim"].recording)
     target = next(v for v in views if v.type == "vsphere:index/tag:Tag")
     views = [dataclasses.replace(v, provider=None) if v is target else v for v in views]
     assert [f.policy for f in mandatory(evaluate(views)) if f.urn == target.urn] == ["explicit-providers"]

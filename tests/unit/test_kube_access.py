@@ -27,11 +27,6 @@ READY = "pulumi-python:dynamic/kubernetes:ApiServerReady"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 
 
-@pytest.fixture(scope="module")
-def sim() -> OfflineRun:
-    return run_program(offline_config("sim"), stack="sim")
-
-
 def load_client(kubeconfig: str) -> client.Configuration:
     configuration = client.Configuration()
     KubeConfigLoader(config_dict=yaml.safe_load(kubeconfig)).load_and_set(configuration)

@@ -18,11 +18,6 @@ VM = "vsphere:index/virtualMachine:VirtualMachine"
 READY = "pulumi-python:dynamic/kubernetes:ApiServerReady"
 
 
-@pytest.fixture(scope="module")
-def sim() -> OfflineRun:
-    return run_program(offline_config("sim"), stack="sim")
-
-
 def _with(**node_binding: Any) -> dict[str, Any]:
     raw = copy.deepcopy(offline_config("sim"))
     raw["nodeBinding"] = node_binding

@@ -7,6 +7,7 @@ from typing import Any
 import dill
 import pytest
 
+from offline.program import OfflineRun, offline_config
 from providers.node_binding.plan import (
     REGION_LABEL,
     ZONE_LABEL,
@@ -169,15 +170,12 @@ def test_provider_pickles_with_dill_and_holds_no_credential() -> None:
     assert isinstance(dill.loads(blob), NodeBindingProvider)  # noqa: S301 - our own bytes
 
 
-def test_the_program_binds_every_planned_node_to_its_vm_with_secret_credentials() -> None:
-    from offline.program import offline_config, run_program
+def test_the_program_binds_every_planned_node_to_its_vm_with_secret_credentials(sim: OfflineRun) -> None:
     from vsphere_k8s.config import StackConfig
     from vsphere_k8s.plan.nodes import plan_nodes
 
-    raw = offline_config("sim")
-    cfg = StackConfig.model_validate(raw)
-    run = run_program(raw, stack="sim")
-    recording = run.recording
+    cfg = StackConfig.model_validate(offline_config("sim"))
+    recording = sim.recording
     bindings = {r.inputs["node_name"]: r for r in recording.of_type("pulumi-python:dynamic/vsphere:NodeBinding")}
     nodes = plan_nodes(cfg)
     assert sorted(bindings) == sorted(n.name for n in nodes)

@@ -28,11 +28,6 @@ RULE = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffin
 GET_VM = "vsphere:index/getVirtualMachine:getVirtualMachine"
 
 
-@pytest.fixture(scope="module")
-def sim() -> OfflineRun:
-    return run_program(offline_config("sim"), stack="sim")
-
-
 def _vms(run: OfflineRun | Recording) -> dict[str, Registration]:
     recording = run.recording if isinstance(run, OfflineRun) else run
     return {r.inputs["name"]: r for r in recording.of_type(VM)}

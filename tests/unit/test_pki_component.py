@@ -5,23 +5,17 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-import pytest
 import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from offline.program import OfflineRun, offline_config, run_program
+from offline.program import OfflineRun
 from vsphere_k8s.render import guestinfo
 from vsphere_k8s.render.cloud_init import KUBEADM_CONFIG, PKI_STAGE
 from vsphere_k8s.render.kubeadm import ca_cert_hash
 
 VM = "vsphere:index/virtualMachine:VirtualMachine"
-
-
-@pytest.fixture(scope="module")
-def sim() -> OfflineRun:
-    return run_program(offline_config("sim"), stack="sim")
 
 
 def user_data(run: OfflineRun) -> dict[str, dict[str, Any]]:

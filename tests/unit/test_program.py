@@ -9,43 +9,37 @@ from typing import Any
 
 import pytest
 
-from offline.program import PLACEHOLDER_PASSWORD, ROOT, OfflineRun, offline_config, run_program
+from offline.program import PLACEHOLDER_PASSWORD, ROOT, OfflineRun, offline_config
 from offline.runtime import configure, run
 from vsphere_k8s.stack_file import PROJECT
 
 PROVIDER = "pulumi:providers:vsphere"
 
 
-@pytest.fixture(scope="module")
-def sim_run() -> OfflineRun:
-    return run_program(offline_config("sim"), stack="sim")
-
-
-def test_cluster_component_is_the_root(sim_run: OfflineRun) -> None:
-    clusters = sim_run.recording.of_type("vsphere-k8s:index:Cluster")
+def test_cluster_component_is_the_root(sim: OfflineRun) -> None:
+    clusters = sim.recording.of_type("vsphere-k8s:index:Cluster")
     assert [c.name for c in clusters] == ["sim"]
     assert not clusters[0].custom
 
 
-def test_one_vsphere_provider_per_vcenter_with_secret_credentials(sim_run: OfflineRun) -> None:
-    (provider,) = sim_run.recording.of_type(PROVIDER)
+def test_one_vsphere_provider_per_vcenter_with_secret_credentials(sim: OfflineRun) -> None:
+    (provider,) = sim.recording.of_type(PROVIDER)
     assert provider.inputs["vsphereServer"] == "127.0.0.1:8989"
     assert provider.inputs["allowUnverifiedSsl"] in (True, "true")
     assert {"user", "password"} <= provider.secret_inputs
-    cluster = sim_run.recording.of_type("vsphere-k8s:index:Cluster")[0]
+    cluster = sim.recording.of_type("vsphere-k8s:index:Cluster")[0]
     assert provider.parent == cluster.urn
 
 
-def test_prod_verifies_tls_on_both_vcenters() -> None:
-    prod = run_program(offline_config("prod"), stack="prod")
+def test_prod_verifies_tls_on_both_vcenters(prod: OfflineRun) -> None:
     providers = prod.recording.of_type(PROVIDER)
     assert len(providers) == 2
     assert all(p.inputs.get("allowUnverifiedSsl") in (False, "false", None) for p in providers)
 
 
-def test_exports_name_every_planned_node(sim_run: OfflineRun) -> None:
-    nodes = sim_run.exports["nodes"]
-    assert sim_run.exports["clusterName"] == "sim"
+def test_exports_name_every_planned_node(sim: OfflineRun) -> None:
+    nodes = sim.exports["nodes"]
+    assert sim.exports["clusterName"] == "sim"
     assert len(nodes) == 6
     assert {n["zone"] for n in nodes.values()} == {"sim-a", "sim-b", "sim-c"}
     assert sorted(n["ip"] for n in nodes.values() if n["role"] == "control-plane") == [
@@ -55,12 +49,12 @@ def test_exports_name_every_planned_node(sim_run: OfflineRun) -> None:
     ]
 
 
-def test_no_plaintext_credential_in_any_registration(sim_run: OfflineRun) -> None:
-    for reg in sim_run.recording.registrations.values():
+def test_no_plaintext_credential_in_any_registration(sim: OfflineRun) -> None:
+    for reg in sim.recording.registrations.values():
         for key, value in reg.inputs.items():
             if PLACEHOLDER_PASSWORD in str(value):
                 assert key in reg.secret_inputs, f"{reg.type} {reg.name}.{key} holds the password in plaintext"
-    assert PLACEHOLDER_PASSWORD not in str(sim_run.exports)
+    assert PLACEHOLDER_PASSWORD not in str(sim.exports)
 
 
 def _run_path(path: Path) -> None:

@@ -8,7 +8,6 @@ from collections import Counter
 from typing import Any
 
 import dill
-import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from offline.ids import stable_uuid
@@ -22,11 +21,6 @@ CATEGORY = "vsphere:index/tagCategory:TagCategory"
 TAG = "vsphere:index/tag:Tag"
 ATTACHMENT = "pulumi-python:dynamic/vsphere:TagAttachment"
 TOPOLOGY = "vsphere-k8s:vsphere:Topology"
-
-
-@pytest.fixture(scope="module")
-def sim() -> OfflineRun:
-    return run_program(offline_config("sim"), stack="sim")
 
 
 def _topology(run: OfflineRun) -> Registration:
@@ -173,8 +167,7 @@ def test_host_group_zone_is_tagged_on_its_hosts() -> None:
     assert all(t["cluster"] == "DC0_C0" for t in attachment.inputs["targets"])
 
 
-def test_prod_tags_each_vcenter_with_its_own_categories() -> None:
-    prod = run_program(offline_config("prod"), stack="prod")
+def test_prod_tags_each_vcenter_with_its_own_categories(prod: OfflineRun) -> None:
     providers = {p.urn for p in prod.recording.of_type("pulumi:providers:vsphere")}
     categories = prod.recording.of_type(CATEGORY)
     assert len(categories) == 2 * len(providers)

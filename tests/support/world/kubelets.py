@@ -10,6 +10,7 @@ kwok then keeps the node Ready and "runs" the pods scheduled to it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,10 @@ class NodeAgent:
     api: client.CoreV1Api
     list_vms: Callable[[], dict[str, str]]  # VM name -> BIOS UUID (config.uuid)
     expected: Callable[[], dict[str, bool]]  # VM name -> is control plane
+    # What the guest's VMware Tools report once it has booted (hostname, address): the CPI
+    # reads them from vCenter to discover the node and its addresses.
+    report_guest: Callable[[str, str], None] = lambda _vm, _ip: None
+    addresses: dict[str, str] = field(default_factory=dict)  # VM name -> the address its guest reports
     interval: float = 0.5
     registered: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # node (or "agent") -> its last error
@@ -106,6 +111,12 @@ class NodeAgent:
         for name, control_plane in wanted.items():
             if name in self.registered or name not in vms:
                 continue
+            ip = self.addresses.setdefault(name, f"10.10.0.{100 + len(self.addresses)}")
+            try:
+                self.report_guest(name, ip)
+            except Exception as e:
+                self.errors[name] = f"guest report: {e!r}"
+                continue
             try:
                 self.api.create_node(node_manifest(name, vms[name], control_plane=control_plane))  # type: ignore[arg-type]
             except ApiException as e:
@@ -123,9 +134,39 @@ class NodeAgent:
 
 
 def vm_uuids(content: Any) -> dict[str, str]:
-    """Name -> BIOS UUID of every VM (templates too) in one container view."""
+    """Name -> BIOS UUID of every powered-on VM: a kubelet runs only once its guest has booted."""
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
     try:
-        return {vm.name: vm.config.uuid for vm in view.view if vm.config is not None}
+        return {
+            vm.name: vm.config.uuid
+            for vm in view.view
+            if vm.config is not None and vm.runtime.powerState == "poweredOn"
+        }
     finally:
         view.Destroy()
+
+
+def report_guest_to_vcsim(content: Any, vm_name: str, ip: str) -> None:
+    """The simulator's stand-in for VMware Tools: ``SET.guest.*`` extra-config keys set the VM's
+    guest properties (vcsim's own hook; they are not stored in the VM's configuration)."""
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        vm = next((v for v in view.view if v.name == vm_name), None)
+    finally:
+        view.Destroy()
+    if vm is None:
+        raise LookupError(f"VM {vm_name} not found")
+    spec = vim.vm.ConfigSpec(
+        extraConfig=[
+            vim.option.OptionValue(key="SET.guest.hostName", value=vm_name),
+            vim.option.OptionValue(key="SET.guest.ipAddress", value=ip),
+        ]
+    )
+    task = vm.ReconfigVM_Task(spec=spec)
+    deadline = time.monotonic() + 30
+    while task.info.state not in ("success", "error"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reconfiguring {vm_name} took over 30s")
+        time.sleep(0.1)
+    if task.info.state == "error":
+        raise RuntimeError(f"reconfiguring {vm_name}: {task.info.error}")

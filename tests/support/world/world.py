@@ -29,7 +29,7 @@ from tests.support.vcsim import VCenterTarget, Vcsim
 
 from .controlplane import ControlPlane
 from .cpi import cpi_process
-from .kubelets import NodeAgent, kwok_process, vm_uuids
+from .kubelets import NodeAgent, kwok_process, report_guest_to_vcsim, vm_uuids
 from .process import Process, ProcessError
 
 
@@ -121,7 +121,12 @@ class World:
             kwok = kwok_process(self.workdir, self.kubeconfig)
             kwok.start()
             self._started.append(kwok)
-            self.agent = NodeAgent(self.core(), lambda: vm_uuids(self.vsphere_content()), self.expected_nodes)
+            self.agent = NodeAgent(
+                self.core(),
+                lambda: vm_uuids(self.vsphere_content()),
+                self.expected_nodes,
+                report_guest=lambda vm, ip: report_guest_to_vcsim(self.vsphere_content(), vm, ip),
+            )
             self.agent.start()
             self.cpi = CpiLauncher(self.workdir, self.core(), self.control_plane)
             self.cpi.start()

@@ -213,6 +213,10 @@ class VirtualMachine(Resource):
             relocate.datastore = p.entity(vim.Datastore, str(inputs["datastoreId"]), "datastore")
         if inputs.get("hostSystemId"):
             relocate.host = p.entity(vim.HostSystem, str(inputs["hostSystemId"]), "host")
+        else:
+            # vCenter places a clone on a host of the target pool's cluster (DRS); the simulator
+            # keeps the template's host, which may be in another cluster (and so another zone).
+            relocate.host = _host_of_pool(p, pool)
         spec = vim.vm.CloneSpec(location=relocate, powerOn=False, template=False)
         name = str(inputs["name"])
         task = p.call(lambda: template.CloneVM_Task(folder=folder, name=name, spec=spec))
@@ -297,3 +301,13 @@ class VirtualMachine(Resource):
         if p.power_state(vm) != "poweredOff":
             p.wait(p.call(vm.PowerOffVM_Task), "error shutting down virtual machine")
         p.wait(p.call(vm.Destroy_Task), "error destroying virtual machine")
+
+
+def _host_of_pool(p: VSphereProvider, pool: Any) -> Any:
+    """The first connected host of the compute resource that owns ``pool`` (None: let vCenter pick)."""
+    def connected(host: Any) -> bool:
+        return bool(p.call(lambda: host.runtime.connectionState) == "connected")
+
+    owner = p.call(lambda: pool.owner)
+    hosts = [h for h in p.call(lambda: owner.host) or [] if connected(h)]
+    return hosts[0] if hosts else None

@@ -1,19 +1,17 @@
-"""Resource views from the offline recording of the program under mocks.
+"""The policy pack's resource views from an offline recording of the program under mocks.
 
 Custom resources show their inputs (what the engine would analyze); components
 show the outputs they register, so plaintext credentials in outputs are caught.
+The adapter lives with the harness: :mod:`policies` knows nothing of the mocks.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from offline.recording import unwrap_secrets
+from policies.view import ResourceView
 
-from .view import ResourceView
-
-if TYPE_CHECKING:
-    from offline.recording import Recording
+from .recording import Recording, unwrap_secrets
 
 STACK = "pulumi:pulumi:Stack"
 
