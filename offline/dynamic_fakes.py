@@ -10,6 +10,8 @@ from typing import Any
 
 from pulumi.runtime import mocks as pmocks
 
+from vsphere_k8s.topology.labels import topology_labels
+
 from .ids import stable_id
 from .recording import unwrap_secrets
 
@@ -19,7 +21,7 @@ def node_binding(args: pmocks.MockResourceArgs) -> dict[str, Any]:
         return unwrap_secrets(args.inputs.get(key))[0]
 
     zone, region, mode = arg("expected_zone"), arg("expected_region"), arg("mode")
-    labels = {"topology.kubernetes.io/zone": zone, "topology.kubernetes.io/region": region}
+    labels = topology_labels(zone, region)
     return {
         "__id": f"{arg('server')}/{arg('node_name')}",
         "bound_vm": arg("vm_moid"),

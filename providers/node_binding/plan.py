@@ -14,11 +14,17 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr
 
 from providers.vcenter.props import VCenterProps
-from vsphere_k8s.topology import Placement, bios_uuid_candidates, normalize_uuid, provider_id, uuid_from_provider_id
+from vsphere_k8s.topology import (
+    Placement,
+    bios_uuid_candidates,
+    labels,
+    normalize_uuid,
+    provider_id,
+    uuid_from_provider_id,
+)
 
-ZONE_LABEL = "topology.kubernetes.io/zone"
-REGION_LABEL = "topology.kubernetes.io/region"
-TOPOLOGY_LABELS = (ZONE_LABEL, REGION_LABEL)
+ZONE_LABEL, REGION_LABEL = labels.ZONE, labels.REGION
+TOPOLOGY_LABELS = labels.TOPOLOGY_LABELS
 SECRET_KEYS = ("username", "password", "kubeconfig")
 OUTPUT_KEYS = ("bound_vm", "bound_vm_name", "provider_id", "zone", "region", "labels", "owned_labels", "drift")
 # A different node, vCenter or account is a different binding: replace, never re-point in place.
@@ -137,7 +143,8 @@ class Desired:
 
 
 def desired(vm: VmView, placement: Placement) -> Desired:
-    return Desired(provider_id(vm.bios_uuid), {ZONE_LABEL: placement.zone, REGION_LABEL: placement.region})
+    # Both label pairs: the CPI rewrites a GA label that differs from its beta twin.
+    return Desired(provider_id(vm.bios_uuid), labels.topology_labels(placement.zone, placement.region))
 
 
 @dataclass(frozen=True)
@@ -173,7 +180,7 @@ def plan(
             spec["providerID"] = want.provider_id
         else:
             pending.append(f"{who}: spec.providerID not set yet (want {want.provider_id})")
-    labels: dict[str, str] = {}
+    to_write: dict[str, str] = {}
     # A label stays ours while it still holds the value we wrote.
     still_owned = {k: v for k, v in (owned or {}).items() if node.labels.get(k) == v}
     for key, value in want.labels.items():
@@ -181,14 +188,14 @@ def plan(
         if current == value:
             continue
         if inputs.mode == "enforce":
-            labels[key] = still_owned[key] = value
+            to_write[key] = still_owned[key] = value
         elif current is None:
             pending.append(f"{who}: label {key} not set yet (want {value!r})")
         else:
             problems.append(f"{who}: label {key} is {current!r}, its VM is in {value!r}")
     patch: dict[str, Any] = {}
-    if labels:
-        patch["metadata"] = {"labels": labels}
+    if to_write:
+        patch["metadata"] = {"labels": to_write}
     if spec:
         patch["spec"] = spec
         # Set providerID only over the version we read: a CPI that got there first makes this a 409.

@@ -31,6 +31,7 @@ from providers.vcenter.tagging import ObjectRef, TaggingClient
 from tests.support.kube import KubeEmulator, provider_id_immutable, resource_version_precondition
 from tests.support.vcsim import VCenterTarget, Vcsim
 from vsphere_k8s.topology import swap_uuid_byte_order
+from vsphere_k8s.topology.labels import topology_labels
 
 pytestmark = pytest.mark.live
 
@@ -209,8 +210,8 @@ def test_enforce_binds_by_system_uuid_then_rerun_writes_nothing(world: World, k8
     )
     node = k8s.node("n0")
     assert node["spec"]["providerID"] == f"vsphere://{bios}"
-    assert {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}.items() <= node["metadata"]["labels"].items()
-    assert outs["owned_labels"] == {REGION_LABEL: "region-1", ZONE_LABEL: "zone-a"}
+    assert topology_labels("zone-a", "region-1").items() <= node["metadata"]["labels"].items()
+    assert outs["owned_labels"] == dict(sorted(topology_labels("zone-a", "region-1").items()))
     assert "password" not in str({k: v for k, v in outs.items() if k not in ("password", "username", "kubeconfig")})
     writes = our_writes(k8s)
     assert writes == 1  # providerID and both labels in one patch
@@ -271,7 +272,8 @@ def test_verify_waits_for_the_cpi_and_writes_nothing(world: World, k8s: KubeEmul
             "n0",
             {
                 "spec": {"providerID": f"vsphere://{bios}"},
-                "metadata": {"labels": {ZONE_LABEL: "zone-b", REGION_LABEL: "region-1"}},
+                # As the CPI's node controller does: both pairs (the beta ones lead).
+                "metadata": {"labels": topology_labels("zone-b", "region-1")},
             },
         )
 
@@ -341,7 +343,7 @@ def test_conflict_on_a_stale_version_rereads_and_keeps_the_cpis_value(world: Wor
     [(rule, _, refused)] = em.refused
     assert rule == "resourceVersion precondition" and refused["spec"]["providerID"] == f"vsphere://{bios}"
     # Read again, re-planned: the CPI's providerID stays, only the labels are written.
-    assert k8s.writes_to("n0") == [{"metadata": {"labels": {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}}}]
+    assert k8s.writes_to("n0") == [{"metadata": {"labels": topology_labels("zone-a", "region-1")}}]
 
 
 def test_refresh_shows_a_removed_label_and_update_repairs_it(world: World, k8s: KubeEmulator) -> None:
@@ -355,7 +357,11 @@ def test_refresh_shows_a_removed_label_and_update_repairs_it(world: World, k8s: 
         "node n0: label topology.kubernetes.io/zone removed (want 'zone-a')",
         "node n0: label topology.kubernetes.io/region is 'elsewhere', want 'region-1'",
     ]
-    assert read.outs["owned_labels"] == {}  # an edited label is no longer ours to delete
+    # An edited label is no longer ours to delete; the beta twins kept our value, so stay ours.
+    assert set(read.outs["owned_labels"]) == {
+        "failure-domain.beta.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/region",
+    }
     changed = diff(read.outs, props(world, k8s, "n0"))
     assert changed.changes == ("drift", "labels") and changed.replaces == ()
     repaired = provider.update(created.id, read.outs, props(world, k8s, "n0")).outs
@@ -410,7 +416,12 @@ def test_delete_removes_only_the_labels_it_set(world: World, k8s: KubeEmulator) 
     k8s.register_node("n0", system_uuid_of(world, LAB.vm_a0), labels={REGION_LABEL: "region-1", "team": "a"})
     provider = Binding()
     created = provider.create(props(world, k8s, "n0"))
-    assert created.outs["owned_labels"] == {ZONE_LABEL: "zone-a"}
+    # The region (GA) was there already; the binding wrote the rest and owns only that.
+    assert created.outs["owned_labels"] == {
+        "failure-domain.beta.kubernetes.io/region": "region-1",
+        "failure-domain.beta.kubernetes.io/zone": "zone-a",
+        ZONE_LABEL: "zone-a",
+    }
     provider.delete(created.id, created.outs)
     labels = k8s.node("n0")["metadata"]["labels"]
     assert labels == {REGION_LABEL: "region-1", "team": "a"}

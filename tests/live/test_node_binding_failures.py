@@ -20,6 +20,7 @@ from tests.live.test_node_binding import (  # the same world and emulator fixtur
     world,
 )
 from tests.support.kube import KubeEmulator, provider_id_immutable, resource_version_precondition
+from vsphere_k8s.topology.labels import topology_labels
 
 pytestmark = pytest.mark.live
 __all__ = ["k8s", "world"]  # fixtures, re-exported for this module
@@ -43,7 +44,7 @@ def test_api_server_hiccups_are_retried(world: World, k8s: KubeEmulator) -> None
     k8s.em.guards["API server restarting (503 on reads)"] = _answer(503, 2, "GET")
     k8s.em.guards["etcd leader change (500 on writes)"] = _answer(500, 1, "PATCH")
     outs = Binding().create(props(world, k8s, "n0")).outs
-    assert outs["labels"] == {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}
+    assert outs["labels"] == topology_labels("zone-a", "region-1")
     refused = [rule for rule, _, _ in k8s.em.refused]
     assert refused == ["API server restarting (503 on reads)"] * 2 + ["etcd leader change (500 on writes)"]
     labels = k8s.node("n0")["metadata"]["labels"]

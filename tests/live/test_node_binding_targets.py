@@ -33,6 +33,7 @@ from providers.vcenter.tagging import ObjectRef, TaggingClient
 from tests.support.kube import KubeEmulator, RealCluster, real_cluster_from_env
 from tests.support.vcsim import VCenterTarget
 from vsphere_k8s.topology import swap_uuid_byte_order
+from vsphere_k8s.topology.labels import topology_labels
 
 pytestmark = pytest.mark.live
 
@@ -195,7 +196,7 @@ def test_verify_waits_for_the_cpi_and_writes_nothing(site: Site, cluster: Any) -
             name,
             {
                 "spec": {"providerID": f"vsphere://{site.bios}"},
-                "metadata": {"labels": {ZONE_LABEL: site.zone_a, REGION_LABEL: site.region}},
+                "metadata": {"labels": topology_labels(site.zone_a, site.region)},  # both pairs, as the CPI
             },
         )
         wrote.append(version(cluster, name))

@@ -39,9 +39,7 @@ DC_KEY, CLUSTER_KEY, HOST_KEY = (TargetSpec.model_validate(t).key for t in TARGE
 
 @pytest.fixture(scope="module")
 def connection(vcenter: VCenterTarget) -> Iterator[VCenterConnection]:
-    conn = VCenterConnection(
-        vcenter.endpoint()
-    )
+    conn = VCenterConnection(vcenter.endpoint())
     yield conn
     conn.close()
 

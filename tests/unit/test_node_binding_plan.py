@@ -26,6 +26,7 @@ from providers.node_binding.plan import (
 )
 from providers.node_binding.provider import NodeBindingProvider
 from vsphere_k8s.topology import Placement, swap_uuid_byte_order
+from vsphere_k8s.topology.labels import BETA_REGION, BETA_ZONE
 
 BIOS = "422e4956-ad22-1139-6d72-59cc8f26bc90"
 OTHER = "11112222-3333-4444-5555-666677778888"
@@ -77,11 +78,13 @@ def test_a_node_naming_another_vm_than_the_stacks_fails_clearly() -> None:
 
 def test_enforce_writes_provider_id_over_the_read_version_and_both_labels() -> None:
     step = plan(parse_inputs(props()), node(resource_version="7"), WANT, HERE)
+    # Both pairs: the CPI's node controller rewrites a GA label to its beta twin's value.
+    both = {BETA_ZONE: "zone-a", ZONE_LABEL: "zone-a", BETA_REGION: "region-1", REGION_LABEL: "region-1"}
     assert step.patch == {
-        "metadata": {"labels": {ZONE_LABEL: "zone-a", REGION_LABEL: "region-1"}, "resourceVersion": "7"},
+        "metadata": {"labels": both, "resourceVersion": "7"},
         "spec": {"providerID": f"vsphere://{BIOS}"},
     }
-    assert step.owned_labels == {REGION_LABEL: "region-1", ZONE_LABEL: "zone-a"}
+    assert step.owned_labels == dict(sorted(both.items()))
     assert (step.problems, step.pending) == ((), ())
 
 
@@ -96,7 +99,7 @@ def test_nothing_to_write_when_in_sync_and_labels_set_by_others_are_not_owned() 
 def test_verify_waits_for_missing_values_and_fails_on_wrong_ones() -> None:
     inputs = parse_inputs(props(mode="verify"))
     waiting = plan(inputs, node(), WANT, HERE)
-    assert waiting.patch is None and len(waiting.pending) == 3 and waiting.problems == ()
+    assert waiting.patch is None and len(waiting.pending) == 5 and waiting.problems == ()  # providerID, 4 labels
     wrong = plan(inputs, node(provider_id=f"vsphere://{BIOS}", labels={ZONE_LABEL: "zone-b"}), WANT, HERE)
     assert wrong.problems == ("node w-0: label topology.kubernetes.io/zone is 'zone-b', its VM is in 'zone-a'",)
 
@@ -134,7 +137,9 @@ def test_drift_names_removed_and_edited_labels_and_a_moved_vm() -> None:
     previous = parse_state({**props(), "zone": "zone-b", "region": "region-1"})
     found = drift(node(provider_id=f"vsphere://{BIOS}", labels={REGION_LABEL: "r9"}), WANT, HERE, previous)
     assert found == [
+        "node w-0: label failure-domain.beta.kubernetes.io/zone removed (want 'zone-a')",
         "node w-0: label topology.kubernetes.io/zone removed (want 'zone-a')",
+        "node w-0: label failure-domain.beta.kubernetes.io/region removed (want 'region-1')",
         "node w-0: label topology.kubernetes.io/region is 'r9', want 'region-1'",
         "node w-0: VM moved from zone 'zone-b' to 'zone-a' (ClusterComputeResource c0)",
     ]

@@ -1,5 +1,6 @@
 """Topology rules the CPI applies, as pure functions: UUID byte order, providerID, zone lookup."""
 
+from . import labels
 from .uuids import (
     PROVIDER_PREFIX,
     UuidError,
@@ -17,6 +18,7 @@ __all__ = [
     "TopologyError",
     "UuidError",
     "bios_uuid_candidates",
+    "labels",
     "nearest_tag",
     "normalize_uuid",
     "placement_of",

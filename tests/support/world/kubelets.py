@@ -18,7 +18,7 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from pyVmomi import vim
+from pyVmomi import vim, vmodl
 
 from toolchain.manifest import locate
 from vsphere_k8s.topology.uuids import swap_uuid_byte_order
@@ -88,6 +88,7 @@ class NodeAgent:
     # reads them from vCenter to discover the node and its addresses.
     report_guest: Callable[[str, str], None] = lambda _vm, _ip: None
     addresses: dict[str, str] = field(default_factory=dict)  # VM name -> the address its guest reports
+    log_path: Path | None = None
     interval: float = 0.5
     registered: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)  # node (or "agent") -> its last error
@@ -103,6 +104,17 @@ class NodeAgent:
         if self._thread:
             self._thread.join(timeout=10)
 
+    def _log(self, line: str) -> None:
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a") as log:
+                log.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+    def _error(self, key: str, message: str) -> None:
+        if self.errors.get(key) != message:
+            self._log(f"error {key}: {message}")
+        self.errors[key] = message
+
     def sync_once(self) -> None:
         wanted = self.expected()
         if not wanted:
@@ -115,33 +127,54 @@ class NodeAgent:
             try:
                 self.report_guest(name, ip)
             except Exception as e:
-                self.errors[name] = f"guest report: {e!r}"
+                self._error(name, f"guest report: {e!r}")
                 continue
             try:
                 self.api.create_node(node_manifest(name, vms[name], control_plane=control_plane))  # type: ignore[arg-type]
             except ApiException as e:
                 if e.status != 409:  # 409: registered already (a restarted agent)
-                    self.errors[name] = f"{e.status} {e.reason}: {e.body}"
+                    self._error(name, f"{e.status} {e.reason}: {e.body}")
                     continue
             self.registered.append(name)
+            self._log(f"registered node {name} (VM BIOS UUID {vms[name]}, guest address {ip})")
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             try:
                 self.sync_once()
             except Exception as e:  # keep the kubelets running; the test reads the errors
-                self.errors["agent"] = repr(e)
+                self._error("agent", repr(e))
 
 
 def vm_uuids(content: Any) -> dict[str, str]:
-    """Name -> BIOS UUID of every powered-on VM: a kubelet runs only once its guest has booted."""
+    """Name -> BIOS UUID of every powered-on VM (a kubelet runs only once its guest has booted),
+    in one PropertyCollector read over a container view."""
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
     try:
-        return {
-            vm.name: vm.config.uuid
-            for vm in view.view
-            if vm.config is not None and vm.runtime.powerState == "poweredOn"
-        }
+        spec = vmodl.query.PropertyCollector.FilterSpec(
+            objectSet=[
+                vmodl.query.PropertyCollector.ObjectSpec(
+                    obj=view,
+                    skip=True,
+                    selectSet=[
+                        vmodl.query.PropertyCollector.TraversalSpec(
+                            name="view", path="view", skip=False, type=vim.view.ContainerView
+                        )
+                    ],
+                )
+            ],
+            propSet=[
+                vmodl.query.PropertyCollector.PropertySpec(
+                    type=vim.VirtualMachine, pathSet=["name", "config.uuid", "runtime.powerState"]
+                )
+            ],
+        )
+        found: dict[str, str] = {}
+        for obj in content.propertyCollector.RetrieveContents([spec]) or []:
+            props = {p.name: p.val for p in obj.propSet}
+            if props.get("runtime.powerState") == "poweredOn" and props.get("config.uuid"):
+                found[str(props["name"])] = str(props["config.uuid"])
+        return found
     finally:
         view.Destroy()
 

@@ -24,7 +24,7 @@ from kubernetes import client
 from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
-from providers.vcenter.connection import connection_for
+from providers.vcenter.connection import VCenterConnection, connection_for
 from tests.support.vcsim import VCenterTarget, Vcsim
 
 from .controlplane import ControlPlane
@@ -121,11 +121,14 @@ class World:
             kwok = kwok_process(self.workdir, self.kubeconfig)
             kwok.start()
             self._started.append(kwok)
+            # The agent's thread has a vCenter session of its own (the test's stays the test's).
+            agent_conn = VCenterConnection(self.vcenter.endpoint())
             self.agent = NodeAgent(
                 self.core(),
-                lambda: vm_uuids(self.vsphere_content()),
+                lambda: vm_uuids(agent_conn.service_content()),
                 self.expected_nodes,
-                report_guest=lambda vm, ip: report_guest_to_vcsim(self.vsphere_content(), vm, ip),
+                report_guest=lambda vm, ip: report_guest_to_vcsim(agent_conn.service_content(), vm, ip),
+                log_path=self.workdir / "logs" / "node-agent.log",
             )
             self.agent.start()
             self.cpi = CpiLauncher(self.workdir, self.core(), self.control_plane)
