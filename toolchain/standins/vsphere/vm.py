@@ -305,6 +305,7 @@ class VirtualMachine(Resource):
 
 def _host_of_pool(p: VSphereProvider, pool: Any) -> Any:
     """The first connected host of the compute resource that owns ``pool`` (None: let vCenter pick)."""
+
     def connected(host: Any) -> bool:
         return bool(p.call(lambda: host.runtime.connectionState) == "connected")
 
