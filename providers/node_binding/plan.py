@@ -27,7 +27,8 @@ ZONE_LABEL, REGION_LABEL = labels.ZONE, labels.REGION
 TOPOLOGY_LABELS = labels.TOPOLOGY_LABELS
 SECRET_KEYS = ("username", "password", "kubeconfig")
 OUTPUT_KEYS = ("bound_vm", "bound_vm_name", "provider_id", "zone", "region", "labels", "owned_labels", "drift")
-# A different node, vCenter or account is a different binding: replace, never re-point in place.
+# A different node or vCenter is a different binding: replace, never re-point in place. A
+# changed account or password updates in place (the same node, read with new credentials).
 REPLACE_KEYS = ("node_name", "server", "port")
 Mode = Literal["verify", "enforce"]
 

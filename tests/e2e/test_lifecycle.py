@@ -77,8 +77,28 @@ def test_1_preview_of_a_new_stack_lists_every_resource(e2e: E2E) -> None:
     assert all(s.get("op") in {"create", "same"} for s in steps)
 
 
+FOREIGN = "VSPHERE.LOCAL\\site-admins"  # a permission someone else granted on the datacenter
+
+
+def _datacenter(e2e: E2E) -> Any:
+    content = e2e.world.vsphere_content()
+    return next(e for e in content.rootFolder.childEntity if isinstance(e, vim.Datacenter))
+
+
+def _dc_permissions(e2e: E2E) -> dict[str, int]:
+    auth = e2e.world.vsphere_content().authorizationManager
+    return {p.principal: int(p.roleId) for p in auth.RetrieveEntityPermissions(_datacenter(e2e), False)}
+
+
 def test_2_up_creates_everything_and_the_cpi_and_bindings_agree(e2e: E2E) -> None:
+    auth = e2e.world.vsphere_content().authorizationManager
+    foreign = vim.AuthorizationManager.Permission(principal=FOREIGN, group=True, roleId=-1, propagate=True)
+    auth.SetEntityPermissions(_datacenter(e2e), [foreign])
     e2e.cli.run("up", "--yes", "--skip-preview")
+    # vsphereRoles: the CPI's and CSI's accounts granted their roles, the site's own grant untouched.
+    granted = _dc_permissions(e2e)
+    assert {FOREIGN, "VSPHERE.LOCAL\\k8s-cpi", "VSPHERE.LOCAL\\k8s-csi"} <= set(granted)
+    assert granted[FOREIGN] == -1
     vms = _vms(e2e)
     assert set(vms) == set(e2e.expected)
     for name, vm in vms.items():
@@ -121,6 +141,10 @@ def _clusters(e2e: E2E) -> list[Any]:
 
 def test_3_a_second_up_changes_nothing(e2e: E2E) -> None:
     e2e.cli.run("preview", "--expect-no-changes", "--diff")
+    e2e.cli.run("refresh", "--yes", "--skip-preview")  # refresh reads every grant: nobody else's into state
+    assert _dc_permissions(e2e)[FOREIGN] == -1
+    exported = json.dumps(e2e.cli.export())
+    assert "site-admins" not in exported
     before = _nodes(e2e)
     e2e.cli.run("up", "--yes", "--expect-no-changes", "--skip-preview")
     after = _nodes(e2e)
@@ -201,5 +225,7 @@ def test_7_destroy_removes_exactly_what_the_stack_made(e2e: E2E) -> None:
     assert not _vms(e2e), "the stack's VMs outlived destroy"
     assert tagging.category_by_name("k8s-zone") is None, "the stack's zone category outlived destroy"
     assert tagging.attached_tags(target) == [planted]
+    # The permissions the stack granted are gone; the one granted by someone else is not.
+    assert _dc_permissions(e2e) == {FOREIGN: -1}
     node = _nodes(e2e).get(victim)
     assert node is not None and _labels(node).get("example.com/planted") == "yes"

@@ -7,6 +7,7 @@ repo's own ``stacks/`` and several worlds can exist side by side.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -49,4 +50,8 @@ def init_stack(cli: PulumiCli, stack: str, *, port: int, username: str, password
     cli.run("config", "set", "--path", "vcenters[0].port", str(port))
     cli.set_secret("credentials.sim.username", username)
     cli.set_secret("credentials.sim.password", password)
+    # The CPI's and the CSI's own accounts (vcsim accepts any login): vsphereRoles grants them.
+    for account in ("cpi", "csi"):
+        cli.set_secret(f"credentials.sim.{account}.username", f"k8s-{account}@vsphere.local")
+        cli.set_secret(f"credentials.sim.{account}.password", secrets.token_urlsafe(18))
     cli.set_secret("kubernetes.kubeconfig", kubeconfig)

@@ -55,6 +55,22 @@ func (m *authorizationManager) SetEntityPermissions(ctx *simulator.Context, req 
 	})
 }
 
+// AddAuthorizationRole answers with the new role's id, as vCenter does (the stock simulator
+// creates the role but answers 0, so a client could never find the role it made).
+func (m *authorizationManager) AddAuthorizationRole(req *types.AddAuthorizationRole) soap.HasFault {
+	res := m.AuthorizationManager.AddAuthorizationRole(req)
+	body, ok := res.(*methods.AddAuthorizationRoleBody)
+	if !ok || body.Fault_ != nil {
+		return res
+	}
+	for _, role := range m.RoleList {
+		if role.Name == req.Name {
+			body.Res = &types.AddAuthorizationRoleResponse{Returnval: role.RoleId}
+		}
+	}
+	return body
+}
+
 func key(p types.Permission) string {
 	return fmt.Sprintf("%t/%s", p.Group, strings.ToLower(p.Principal))
 }
