@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +65,8 @@ def _serve() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     workdir = HOME / "run"
+    # Each world is new (the simulator keeps nothing between runs), and so is the stack's state.
+    shutil.rmtree(workdir, ignore_errors=True)
     template = STACK_TEMPLATES / f"Pulumi.{STACK}.yaml"
     expected: dict[str, bool] = {}
     world = World(workdir, expected_nodes=lambda: expected)
