@@ -168,9 +168,8 @@ def build_all(tools: list[Tool]) -> int:
     missing = [t for t in tools if not manifest.locate(t.name, tools).is_file()]
     if not missing:
         return 0
-    _say(
-        f"{len(missing)} of {len(tools)} binaries to build into {manifest.cache_root()} (cold: about 30 minutes on 2 cores)"
-    )
+    _say(f"{len(missing)} of {len(tools)} binaries to build into {manifest.cache_root()}")
+    _say("a cold build of the whole set takes about 30 minutes on 2 cores")
     for i, t in enumerate(missing, 1):
         label = f"[{i}/{len(missing)}] {t.name} {t.version}"
         if manifest.cached_binary(t).is_file():  # another run built it meanwhile
