@@ -60,6 +60,15 @@ def test_pulumi_preview_per_environment_with_policy_pack_and_pr_comment() -> Non
     assert (w["command"], w["diff"], w["comment-on-pr"], w["policyPacks"]) == ("preview", True, True, "policies")
     assert w["policyPackConfigs"] == "policies/config/${{ matrix.stack }}.json"
     assert job["permissions"]["pull-requests"] == "write"
+    # The PR's code meets a stack's credentials only in that stack's own preview environment
+    # (its secrets, its reviewers), never with repository-wide secrets.
+    assert job["environment"]["name"] == "${{ matrix.stack }}-preview"
+
+
+def test_docs_tell_the_same_environments() -> None:
+    text = (ROOT / "docs" / "gitops.md").read_text()
+    assert all(f"`{s}-preview`" in text for s in ENVIRONMENT_STACKS)
+    assert "never\nrepository-wide" in text or "never repository-wide" in text.replace("\n", " ")
 
 
 @pytest.mark.parametrize("stack", sorted(STACKS))
