@@ -192,6 +192,16 @@ def tls_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
                 f"vcenters[{vc.name}].tls.insecure",
                 "certificate verification can only be turned off with cluster.allowInsecureTls: true",
             )
+        if vc.tls.thumbprint is not None and vc.tls.ca_cert is None:
+            # The CPI, the CSI and the program's dynamic providers pin the thumbprint; the vSphere
+            # provider plugin cannot (it has no CA or thumbprint input, only allowUnverifiedSsl) and
+            # verifies with the trust store of the machine running Pulumi.
+            yield ConfigIssue(
+                f"vcenters[{vc.name}].tls.thumbprint",
+                "the vSphere provider cannot pin a thumbprint: also set tls.caCert or tls.caCertFile (the CA "
+                "that signed vCenter's certificate, which the machine running Pulumi must trust, e.g. through "
+                "SSL_CERT_FILE); the CPI, the CSI and the program's own vCenter calls keep the thumbprint",
+            )
     nsxt = cfg.cpi.nsxt
     if nsxt is not None and nsxt.tls.insecure and not cfg.cluster.allow_insecure_tls:
         yield ConfigIssue(

@@ -237,3 +237,14 @@ def test_a_structural_error_does_not_hide_cross_field_ones() -> None:
     raw["nodePools"]["controlPlane"]["replicas"] = {"sim-a": 2}  # cross-field
     paths = {i.split(":")[0] for i in issues_of(raw)}
     assert {"kubernetes.podCidr", "topology.zones[sim-a]", "nodePools.controlPlane.replicas"} <= paths
+
+
+def test_a_thumbprint_alone_is_refused_naming_what_the_vsphere_provider_needs() -> None:
+    """The vSphere provider plugin has no thumbprint input: a pin alone would fail every lookup."""
+    raw = copy.deepcopy(offline_config("dev"))
+    raw["vcenters"][0]["tls"] = {"thumbprint": raw["vcenters"][0]["tls"]["thumbprint"]}
+    with pytest.raises(ConfigError) as caught:
+        load(raw, stack="dev")
+    (issue,) = caught.value.issues
+    assert issue.path == "vcenters[vc-dev].tls.thumbprint"
+    assert "also set tls.caCert or tls.caCertFile" in issue.message

@@ -142,7 +142,8 @@ def test_thumbprint_distribution_and_several_datacenters() -> None:
     doc = read_gcfg(csi_conf.render_csi_conf(cfg))
     vc = doc["virtualcenter"]["vcenter-dev.example.internal"]
     assert vc["thumbprint"] == cfg.vcenters[0].tls.thumbprint
-    assert "ca-file" not in vc
+    # dev pins a thumbprint and names its CA (which the vSphere provider plugin needs): both reach the CSI.
+    assert vc["ca-file"] == "/etc/cloud/vc-dev-ca.pem"
     # The driver splits on "," and some of its readers do not trim.
     assert vc["datacenters"].split(",") == ["dc-dev", "dc dr"]
     assert doc["global"]["cluster-distribution"] == "Ubuntu"
