@@ -24,7 +24,7 @@ CONTROL_PLANE = 3
 ZONE_BLOCK = 1024  # addresses per zone
 MAX_PER_ZONE_POOL = 500  # the model's bound on one pool's replicas in one zone
 NETWORK = ipaddress.ip_network("10.20.0.0/16")
-PLACEHOLDER_USER = "bench-placeholder-user"
+PLACEHOLDER_USER = "bench-placeholder@vsphere.local"
 PLACEHOLDER_PASSWORD = "bench-placeholder-password"  # not a credential: mocks and vcsim only
 
 

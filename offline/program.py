@@ -19,7 +19,7 @@ from .runtime import configure, run
 from .vsphere_fakes import VSphereMocks
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_USER = "offline-placeholder-user"
+PLACEHOLDER_USER = "offline-placeholder@vsphere.local"  # the form the CSI driver accepts
 PLACEHOLDER_PASSWORD = "offline-placeholder-password"  # noqa: S105 - not a credential: offline runs only
 
 

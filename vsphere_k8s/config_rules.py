@@ -7,6 +7,7 @@ user fixes a stack in one round, not one error per ``pulumi preview``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 
@@ -210,6 +211,12 @@ def tls_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
         )
 
 
+# Control characters the CSI's INI reader (gcfg) has no escape for: only \b, \t and \n round-trip.
+_CONTROL = re.compile(r"[\x00-\x07\x0b-\x1f\x7f]")
+# What the CSI driver accepts for its vCenter user: user@domain or DOMAIN\user.
+_SSO_USER = re.compile(r"^[^@\\\s]+@[^@\\\s]+$|^[^@\\\s]+\\[^@\\\s]+$")
+
+
 def credential_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
     names = {v.name for v in cfg.vcenters}
     for vc in cfg.vcenters:
@@ -222,6 +229,26 @@ def credential_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
     for name in cfg.credentials:
         if name not in names:
             yield ConfigIssue(f"credentials.{name}", "is not the name of a configured vCenter")
+    for name, creds in cfg.credentials.items():
+        accounts = {"": creds.program, "cpi.": creds.cpi, "csi.": creds.csi, "nsxt.": creds.nsxt}
+        for prefix, cred in accounts.items():
+            if cred is None:
+                continue
+            for key, value in (("username", cred.username), ("password", cred.password.get_secret_value())):
+                if _CONTROL.search(value):
+                    yield ConfigIssue(
+                        f"credentials.{name}.{prefix}{key}",
+                        "contains a control character the CSI's config format cannot hold (only tab, newline and "
+                        "backspace can be escaped there)",
+                    )
+        csi_user = creds.for_csi.username
+        if not _SSO_USER.match(csi_user):
+            where = "csi.username" if creds.csi is not None else "username"
+            yield ConfigIssue(
+                f"credentials.{name}.{where}",
+                f"{csi_user!r}: the CSI driver only accepts user@domain or DOMAIN\\user "
+                "(it refuses its config otherwise)",
+            )
 
 
 def storage_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:

@@ -248,3 +248,38 @@ def test_a_thumbprint_alone_is_refused_naming_what_the_vsphere_provider_needs() 
     (issue,) = caught.value.issues
     assert issue.path == "vcenters[vc-dev].tls.thumbprint"
     assert "also set tls.caCert or tls.caCertFile" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("account", "value", "path", "words"),
+    [
+        ("csi", {"username": "k8s-csi", "password": "p"}, "credentials.vc-dev.csi.username", "user@domain or DOMAIN"),
+        (
+            "csi",
+            {"username": "k8s-csi@vsphere.local", "password": "p\x01q"},
+            "credentials.vc-dev.csi.password",
+            "control",
+        ),
+        (
+            "cpi",
+            {"username": "k8s-cpi@vsphere.local", "password": "p\rq"},
+            "credentials.vc-dev.cpi.password",
+            "control",
+        ),
+    ],
+)
+def test_accounts_the_drivers_would_refuse_or_mangle_are_config_errors(
+    account: str, value: dict[str, str], path: str, words: str
+) -> None:
+    raw = copy.deepcopy(offline_config("dev"))
+    raw["credentials"]["vc-dev"][account] = value
+    with pytest.raises(ConfigError) as caught:
+        load(raw, stack="dev")
+    assert [i.path for i in caught.value.issues] == [path]
+    assert words in caught.value.issues[0].message
+
+
+def test_accepted_forms_and_escapable_characters_pass() -> None:
+    raw = copy.deepcopy(offline_config("dev"))
+    raw["credentials"]["vc-dev"]["csi"] = {"username": "VSPHERE.LOCAL\\k8s-csi", "password": "tab\there"}
+    assert load(raw, stack="dev").credentials["vc-dev"].for_csi.username == "VSPHERE.LOCAL\\k8s-csi"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from offline.program import offline_config
+from offline.program import PLACEHOLDER_USER, offline_config
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.loader import load
 from vsphere_k8s.render import csi_conf
@@ -99,7 +99,7 @@ def test_sim_stack_exact() -> None:
         "virtualcenter": {
             "127.0.0.1": {
                 "insecure-flag": "true",
-                "user": "offline-placeholder-user",
+                "user": PLACEHOLDER_USER,
                 "password": "offline-placeholder-password",
                 "port": "8989",
                 "datacenters": "DC0",

@@ -171,6 +171,19 @@ def test_csi_node_daemonset_registers_the_driver_on_every_node() -> None:
     assert {"effect": "NoSchedule", "operator": "Exists"} in tolerations
 
 
+@pytest.mark.parametrize(
+    ("csi_version", "limit"), [("v3.4.0", "59"), ("v3.5.1", "59"), ("v3.6.3", "59"), ("v3.7.3", None), ("v3.8.0", None)]
+)
+def test_node_driver_reports_the_attach_limit_where_its_release_reads_it(csi_version: str, limit: str | None) -> None:
+    """Through v3.7.0 the release manifests set MAX_VOLUMES_PER_NODE=59 (without it no attach limit is
+    reported and the scheduler over-commits volumes); later releases default to 59 in code."""
+    release = images.csi_release(csi_version)
+    assert release is not None
+    cfg = stack(version=f"1.{release.max_minor}.0", csi={"version": csi_version})
+    env = {e["name"]: e.get("value") for e in _containers(csi.node_daemon_set(cfg))["vsphere-csi-node"]["env"]}
+    assert env.get("MAX_VOLUMES_PER_NODE") == limit
+
+
 def test_csi_namespace_allows_the_privileged_node_plugin_and_driver_object() -> None:
     ns = csi.namespace()
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"

@@ -11,7 +11,7 @@ import dill
 from pulumi.dynamic.dynamic import serialize_provider
 
 from offline.ids import stable_uuid
-from offline.program import PLACEHOLDER_PASSWORD, OfflineRun, offline_config, run_program
+from offline.program import PLACEHOLDER_PASSWORD, PLACEHOLDER_USER, OfflineRun, offline_config, run_program
 from offline.recording import Registration
 from providers.tag_attachment.provider import TagAttachmentProvider
 from vsphere_k8s.loader import load
@@ -86,7 +86,7 @@ def test_serialized_provider_holds_no_credential_and_unpickles(sim: OfflineRun) 
     for attachment in sim.recording.of_type(ATTACHMENT):
         blob = base64.b64decode(attachment.inputs["__provider"])
         assert PLACEHOLDER_PASSWORD.encode() not in blob
-        assert b"offline-placeholder-user" not in blob
+        assert PLACEHOLDER_USER.encode() not in blob
         assert isinstance(dill.loads(blob), TagAttachmentProvider)  # noqa: S301 - our own bytes, as Pulumi does
     fresh = base64.b64decode(serialize_provider(TagAttachmentProvider()))
     assert len(fresh) < 2000  # a reference to the class, not a captured module or connection

@@ -179,15 +179,19 @@ def test_nsxt_load_balancer_and_routes() -> None:
 def test_credentials_keyed_by_server_use_the_cpi_account() -> None:
     raw = offline_config("prod")
     raw["credentials"] = {
-        "vc-east": {"username": "admin", "password": "a", "cpi": {"username": "cpi-east", "password": "ce"}},
-        "vc-west": {"username": "admin", "password": "a"},
+        "vc-east": {
+            "username": "admin@vsphere.local",
+            "password": "a",
+            "cpi": {"username": "cpi-east", "password": "ce"},
+        },
+        "vc-west": {"username": "admin@vsphere.local", "password": "a"},
     }
     cfg = load(raw, stack="prod")
     assert vsphere_conf.cpi_credentials(cfg) == {
         "vcenter-east.example.internal.username": "cpi-east",
         "vcenter-east.example.internal.password": "ce",
         # No separate account: the program's own.
-        "vcenter-west.example.internal.username": "admin",
+        "vcenter-west.example.internal.username": "admin@vsphere.local",
         "vcenter-west.example.internal.password": "a",
     }
     text = vsphere_conf.render_vsphere_conf(cfg)

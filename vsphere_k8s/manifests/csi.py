@@ -343,6 +343,11 @@ def node_daemon_set(cfg: StackConfig) -> Manifest:
                                 {"name": "LOGGER_LEVEL", "value": "PRODUCTION"},
                                 NAMESPACE_ENV,
                                 {"name": "NODEGETINFO_WATCH_TIMEOUT_MINUTES", "value": "1"},
+                                *(
+                                    [{"name": "MAX_VOLUMES_PER_NODE", "value": release.max_volumes_env}]
+                                    if release.max_volumes_env
+                                    else []
+                                ),
                             ],
                             # Formats and mounts block devices on the host.
                             "securityContext": {

@@ -51,6 +51,15 @@ class CsiRelease:
         return self.min_minor <= minor <= self.max_minor
 
     @property
+    def max_volumes_env(self) -> str | None:
+        """``MAX_VOLUMES_PER_NODE`` for the node driver, where the release's manifest sets it.
+
+        v3.4.0 to v3.7.0 read the attach limit from this variable (59) and report none without it,
+        so the scheduler over-commits volumes; later releases default to 59 in code.
+        """
+        return "59" if _release_tuple(self.version) <= (3, 7, 0) else None
+
+    @property
     def driver_image(self) -> str:
         return f"{CSI_REPOSITORY}/driver:{self.version}"
 
@@ -68,6 +77,10 @@ class CsiRelease:
             "csi-node-driver-registrar": self.node_driver_registrar,
         }[name]
         return f"{SIDECAR_REPOSITORY}/{name}:{tag}"
+
+
+def _release_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.removeprefix("v").split("."))
 
 
 # Each release supports three Kubernetes minors, up to the one its client-go
