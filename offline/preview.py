@@ -125,7 +125,7 @@ def rendered_files(recording: Recording) -> Iterator[RenderedFile]:
         name = _safe(str(meta.get("name") or reg.name))
         yield RenderedFile(
             f"manifests/{ns}/{manifest['kind'].lower()}-{name}.yaml",
-            yaml.safe_dump(manifest, sort_keys=False, width=120),
+            yaml.safe_dump(integral(manifest), sort_keys=False, width=120),
         )
         # The config files inside Secrets and ConfigMaps, as the pods will see them.
         for field in ("stringData", "data"):
@@ -135,11 +135,23 @@ def rendered_files(recording: Recording) -> Iterator[RenderedFile]:
                     yield RenderedFile(f"config/{ns}/{name}/{_safe(key)}", text)
 
 
+def integral(value: Any) -> Any:
+    """Whole numbers as ints: the engine's wire format (protobuf Struct) carries every number as a
+    double, so the recording holds ``1.0`` where the program sent ``1``; rendered files show ``1``."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral(v) for v in value]
+    return value
+
+
 def resources_json(recording: Recording) -> str:
     """A machine-readable list of registrations; secret inputs are masked."""
     items = []
     for reg in recording.registrations.values():
-        inputs = {k: (SECRET_MARK if k in reg.secret_inputs else v) for k, v in reg.inputs.items()}
+        inputs = {k: (SECRET_MARK if k in reg.secret_inputs else integral(v)) for k, v in reg.inputs.items()}
         items.append(
             {
                 "type": reg.type,

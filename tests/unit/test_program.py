@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from offline.program import PLACEHOLDER_PASSWORD, ROOT, OfflineRun, offline_config
 from offline.runtime import configure, run
@@ -120,6 +121,13 @@ def test_offline_cli_prints_tree_and_writes_files(tmp_path: Path, capsys: pytest
     assert "vsphere-k8s:Cluster  sim (component)" in out
     assert (tmp_path / "resources.json").exists()
     assert PLACEHOLDER_PASSWORD not in (tmp_path / "resources.json").read_text()
+    # Whole numbers as the program wrote them, not as the wire's doubles (replicas: 1, not 1.0).
+    controller = yaml.safe_load(
+        (tmp_path / "manifests" / "vmware-system-csi" / "deployment-vsphere-csi-controller.yaml").read_text()
+    )
+    assert type(controller["spec"]["replicas"]) is int
+    cpi = (tmp_path / "manifests" / "kube-system" / "daemonset-vsphere-cloud-controller-manager.yaml").read_text()
+    assert "runAsUser: 1001\n" in cpi and "1001.0" not in cpi
 
 
 def test_offline_cli_reports_config_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
