@@ -89,7 +89,10 @@ class Vcsim:
             start_timeout=timeout,
         )
         self.process.start()
-        return VCenterTarget("127.0.0.1", self.port, "vcsim-user", "vcsim-pass", insecure=True, simulated=True)
+        # vcsim takes any login; the name has the form the CSI driver requires of its account.
+        return VCenterTarget(
+            "127.0.0.1", self.port, "administrator@vsphere.local", "vcsim-pass", insecure=True, simulated=True
+        )
 
     def stop(self) -> None:
         if self.process is not None:

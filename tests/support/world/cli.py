@@ -27,7 +27,7 @@ from kubernetes import client
 
 from toolchain.manifest import REPO_ROOT
 
-from .project import STACK_TEMPLATES, init_stack, make_project, planned_nodes
+from .project import STACK_TEMPLATES, open_local_stack
 from .pulumi_cli import PulumiCli
 from .world import World
 
@@ -75,26 +75,7 @@ def _serve() -> int:
         print("== world: starting vcsim, etcd, kube-apiserver, controller-manager, scheduler, kwok", flush=True)
         world.start()
         assert world.vcenter is not None
-        project = make_project(workdir, STACK, template)
-        cli = PulumiCli(project, workdir)
-        kubeconfig = world.kubeconfig.read_text()
-        init_stack(
-            cli,
-            STACK,
-            port=world.vcenter.port,
-            username=world.vcenter.username,
-            password=world.vcenter.password,
-            kubeconfig=kubeconfig,
-        )
-        expected.update(
-            planned_nodes(
-                template,
-                {
-                    "credentials": {"sim": {"username": "-", "password": "-"}},
-                    "kubernetes": {"version": "1.36.3", "mode": "existing", "kubeconfig": kubeconfig},
-                },
-            )
-        )
+        cli = open_local_stack(world, STACK, template, expected)
         print(f"== pulumi up (stack {STACK}; logs in {workdir / 'logs'})", flush=True)
         up = cli.run("up", "--yes", "--skip-preview", check=False)
         print(up.stdout, flush=True)

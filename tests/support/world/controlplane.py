@@ -149,6 +149,9 @@ class ControlPlane:
                 # No cloud controllers here: the vSphere CPI runs as its own process.
                 "--cloud-provider=external",
                 "--controllers=*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+                # kwok's heartbeats come every few seconds; on a loaded 2-core CI machine a late one
+                # must not make a node NotReady (the CPI deletes NotReady nodes whose VM is gone).
+                "--node-monitor-grace-period=120s",
                 "--v=1",
             ],
             self.workdir,

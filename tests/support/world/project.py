@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from toolchain.manifest import REPO_ROOT
 from vsphere_k8s.config import StackConfig
@@ -19,6 +19,9 @@ from vsphere_k8s.plan.nodes import plan_nodes
 from vsphere_k8s.stack_file import read_stack_file
 
 from .pulumi_cli import PulumiCli
+
+if TYPE_CHECKING:
+    from .world import World
 
 LINKED = ("__main__.py", "components", "providers", "vsphere_k8s", "policies", "requirements.txt", ".venv")
 STACK_TEMPLATES = REPO_ROOT / "stacks" / "world"
@@ -55,3 +58,25 @@ def init_stack(cli: PulumiCli, stack: str, *, port: int, username: str, password
         cli.set_secret(f"credentials.sim.{account}.username", f"k8s-{account}@vsphere.local")
         cli.set_secret(f"credentials.sim.{account}.password", secrets.token_urlsafe(18))
     cli.set_secret("kubernetes.kubeconfig", kubeconfig)
+
+
+def open_local_stack(world: World, stack: str, template: Path, expected: dict[str, bool]) -> PulumiCli:
+    """The project copy and `pulumi stack init` of a world's stack, with the world's vCenter and
+    kubeconfig as its config; fills ``expected`` (the node agent's list) with the planned nodes."""
+    assert world.vcenter is not None
+    cli = PulumiCli(make_project(world.workdir, stack, template), world.workdir)
+    kubeconfig = world.kubeconfig.read_text()
+    init_stack(
+        cli,
+        stack,
+        port=world.vcenter.port,
+        username=world.vcenter.username,
+        password=world.vcenter.password,
+        kubeconfig=kubeconfig,
+    )
+    overrides = {
+        "credentials": {"sim": {"username": "planner@vsphere.local", "password": "-"}},
+        "kubernetes": {"version": "1.36.3", "mode": "existing", "kubeconfig": kubeconfig},
+    }
+    expected.update(planned_nodes(template, overrides))
+    return cli
