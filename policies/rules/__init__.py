@@ -74,7 +74,10 @@ POLICIES: tuple[Policy, ...] = (
         Level.MANDATORY,
         resource_rule=tls_verified,
         config={"allowInsecureStacks": {"type": "array", "items": {"type": "string"}, "default": ["sim"]}},
-        remediation="Give the vCenter's CA (tls.caCertFile) or thumbprint instead of tls.insecure.",
+        remediation=(
+            "Give the vCenter's CA (tls.caCertFile or tls.caCert) instead of tls.insecure; add tls.thumbprint "
+            "for the CPI, the CSI and the program's own calls to pin (the vSphere provider plugin cannot pin one)."
+        ),
     ),
     Policy(
         "credentials-only-in-secrets",
