@@ -8,7 +8,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from providers.checks import check_props
 
-from .plan import OUTPUT_KEYS, diff, observed_outs, parse_inputs, plan
+from .plan import OUTPUT_KEYS, Observed, diff, observed_outs, parse_inputs, plan
 
 
 def _conn(props: dict[str, Any]) -> Any:
@@ -35,9 +35,11 @@ class PermissionProvider(ResourceProvider):
         from . import vcenter
 
         inputs, conn = parse_inputs(props), _conn(props)
-        if plan(inputs, vcenter.read(conn, inputs)).verb == "set":
+        have = vcenter.read(conn, inputs)
+        if plan(inputs, have).verb == "set":
             vcenter.grant(conn, inputs)
-        return {**_inputs_of(props), **observed_outs(vcenter.read(conn, inputs))}
+            have = Observed(inputs.role_id, inputs.propagate)  # what the grant set: no second read
+        return {**_inputs_of(props), **observed_outs(have)}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = parse_inputs(props)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import ssl
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from providers.vcenter.connection import Endpoint
-from tests.support.world.process import Process, free_port, http_ok
+from tests.support.world.process import Process, free_port, http_ok, unverified_tls
 from toolchain.manifest import locate
 
 
@@ -41,13 +40,6 @@ class VCenterTarget:
             self.password if password is None else password,
             insecure=self.insecure,
         )
-
-
-def _unverified() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE  # vcsim's own throwaway certificate; real targets verify
-    return ctx
 
 
 @dataclass
@@ -85,7 +77,7 @@ class Vcsim:
             ],
             workdir,
             # /about answers once the SOAP endpoint and the REST handlers are registered.
-            ready=lambda: http_ok(f"https://127.0.0.1:{self.port}/about", _unverified()),
+            ready=lambda: http_ok(f"https://127.0.0.1:{self.port}/about", unverified_tls()),
             start_timeout=timeout,
         )
         self.process.start()

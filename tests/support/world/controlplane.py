@@ -17,7 +17,7 @@ import yaml
 from toolchain.manifest import locate
 
 from .pki import ControlPlanePki, make_control_plane_pki
-from .process import Process, free_port, http_ok
+from .process import Process, free_port, http_ok, unverified_tls
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
@@ -129,9 +129,7 @@ class ControlPlane:
             start_timeout=120.0,
         )
         kcm_port, sched_port = free_port(), free_port()
-        insecure = ssl.create_default_context()
-        insecure.check_hostname = False
-        insecure.verify_mode = ssl.CERT_NONE  # their self-made serving certs: only the health probe reads them
+        insecure = unverified_tls()  # their self-made serving certs: only the health probe reads them
         self.controller_manager = Process(
             "kube-controller-manager",
             [

@@ -11,11 +11,8 @@ its log; every process logs under ``<workdir>/logs``. A failed run keeps its wor
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,25 +152,3 @@ class World:
                 errors.append(repr(e))
         self._started.clear()
         return errors
-
-
-@contextlib.contextmanager
-def running_world(workdir: Path, expected_nodes: Callable[[], dict[str, bool]] = dict) -> Iterator[World]:
-    """A started world; its work dir is removed after a clean run and kept after a failure."""
-    world = World(workdir, expected_nodes)
-    world.start()
-    ok = False
-    try:
-        yield world
-        ok = True
-    finally:
-        errors = world.stop()
-        if ok and not errors:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def unverified_context() -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
