@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
+from providers.keys import Diff, Keys
 from providers.vcenter.props import VCenterProps
 from vsphere_k8s.topology import (
     Placement,
@@ -25,11 +26,13 @@ from vsphere_k8s.topology import (
 
 ZONE_LABEL, REGION_LABEL = labels.ZONE, labels.REGION
 TOPOLOGY_LABELS = labels.TOPOLOGY_LABELS
-SECRET_KEYS = ("username", "password", "kubeconfig")
-OUTPUT_KEYS = ("bound_vm", "bound_vm_name", "provider_id", "zone", "region", "labels", "owned_labels", "drift")
-# A different node or vCenter is a different binding: replace, never re-point in place. A
-# changed account or password updates in place (the same node, read with new credentials).
-REPLACE_KEYS = ("node_name", "server", "port")
+KEYS = Keys(
+    secret=("username", "password", "kubeconfig"),
+    outputs=("bound_vm", "bound_vm_name", "provider_id", "zone", "region", "labels", "owned_labels", "drift"),
+    # A different node or vCenter is a different binding: replace, never re-point in place. A
+    # changed account or password updates in place (the same node, read with new credentials).
+    replace=("node_name", "server", "port"),
+)
 Mode = Literal["verify", "enforce"]
 
 
@@ -241,23 +244,16 @@ def drift(node: NodeView, want: Desired, placement: Placement, previous: State |
     return out
 
 
-@dataclass(frozen=True)
-class DiffResult:
-    changes: tuple[str, ...]
-    replaces: tuple[str, ...]
+_IGNORED = frozenset(KEYS.outputs) | {"__provider"}
 
 
-_IGNORED = frozenset(OUTPUT_KEYS) | {"__provider"}
-
-
-def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
+def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
     """Changed input properties, plus ``labels``/``zone`` when the last read found drift (update repairs)."""
     keys = sorted((set(olds) | set(news)) - _IGNORED)
     changed = [k for k in keys if _norm(olds.get(k)) != _norm(news.get(k))]
     if olds.get("drift"):
         changed += ["drift", "labels"]
-    replaces = [k for k in changed if k in REPLACE_KEYS]
-    return DiffResult(tuple(changed), tuple(replaces))
+    return KEYS.diff(changed)
 
 
 def _norm(value: Any) -> Any:

@@ -24,7 +24,7 @@ from pulumi.dynamic import (
 from providers.checks import check_props
 
 from .plan import (
-    OUTPUT_KEYS,
+    KEYS,
     BindingError,
     Inputs,
     NodeView,
@@ -83,7 +83,7 @@ def _outs(
     from .plan import TOPOLOGY_LABELS
 
     return {
-        **{k: v for k, v in props.items() if k not in OUTPUT_KEYS},
+        **KEYS.inputs_of(props),
         "bound_vm": vm.moid,
         "bound_vm_name": vm.name,
         "provider_id": node.provider_id or None,
@@ -149,10 +149,7 @@ class NodeBindingProvider(ResourceProvider):
         return check_props(news, parse_inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        result = diff(olds, news)
-        return DiffResult(
-            changes=bool(result.changes), replaces=list(result.replaces), stables=[], delete_before_replace=True
-        )
+        return diff(olds, news).result()
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = parse_inputs(props)

@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
-from .plan import SECRET_KEYS, Mode
+from .plan import KEYS, Mode
 from .provider import NodeBindingProvider
 
 
@@ -71,5 +71,5 @@ class NodeBinding(Resource, module="vsphere", name="NodeBinding"):
             "owned_labels": None,
             "drift": None,
         }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_KEYS))
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
         super().__init__(NodeBindingProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))

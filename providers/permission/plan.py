@@ -8,14 +8,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from providers.keys import Diff, Keys
 from providers.vcenter.props import VCenterProps
 
 EntityType = Literal["Folder", "Datacenter", "Datastore"]
 
-# Another entity or another principal is another permission: replace (revoke, then grant).
-REPLACE_KEYS = ("server", "port", "entity_type", "entity_id", "principal", "is_group")
-OUTPUT_KEYS = ("observed_role_id", "observed_propagate")
-SECRET_KEYS = ("username", "password")
+KEYS = Keys(
+    secret=("username", "password"),
+    outputs=("observed_role_id", "observed_propagate"),
+    # Another entity or another principal is another permission: replace (revoke, then grant).
+    replace=("server", "port", "entity_type", "entity_id", "principal", "is_group"),
+)
 
 
 class Inputs(VCenterProps):
@@ -64,13 +67,12 @@ def observed_outs(have: Observed | None) -> dict[str, Any]:
     }
 
 
-def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """(changed keys, keys that replace); drift seen by the last read counts as a change of role."""
-    keys = (*REPLACE_KEYS, "username", "password", "insecure", "thumbprint", "ca_cert", "role_id", "propagate")
+def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
+    """Changed keys, and those that replace; drift seen by the last read counts as a change of role."""
+    keys = (*KEYS.replace, "username", "password", "insecure", "thumbprint", "ca_cert", "role_id", "propagate")
     changed = [k for k in keys if olds.get(k) != news.get(k)]
     if olds.get("observed_role_id") is not None and (
         olds.get("observed_role_id") != olds.get("role_id") or olds.get("observed_propagate") != olds.get("propagate")
     ):
         changed.append("role_id")
-    replaces = [k for k in changed if k in REPLACE_KEYS]
-    return sorted(set(changed)), replaces
+    return KEYS.diff(sorted(set(changed)))

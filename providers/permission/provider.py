@@ -8,17 +8,13 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 
 from providers.checks import check_props
 
-from .plan import OUTPUT_KEYS, Observed, diff, observed_outs, parse_inputs, plan
+from .plan import KEYS, Observed, diff, observed_outs, parse_inputs, plan
 
 
 def _conn(props: dict[str, Any]) -> Any:
     from providers.vcenter.connection import connection_for  # pyVmomi only where vCenter is spoken to
 
     return connection_for(parse_inputs(props).endpoint())
-
-
-def _inputs_of(props: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if k not in OUTPUT_KEYS}
 
 
 class PermissionProvider(ResourceProvider):
@@ -28,8 +24,7 @@ class PermissionProvider(ResourceProvider):
         return check_props(news, parse_inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff(olds, news)
-        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=True)
+        return diff(olds, news).result()
 
     def _apply(self, props: dict[str, Any]) -> dict[str, Any]:
         from . import vcenter
@@ -39,7 +34,7 @@ class PermissionProvider(ResourceProvider):
         if plan(inputs, have).verb == "set":
             vcenter.grant(conn, inputs)
             have = Observed(inputs.role_id, inputs.propagate)  # what the grant set: no second read
-        return {**_inputs_of(props), **observed_outs(have)}
+        return {**KEYS.inputs_of(props), **observed_outs(have)}
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = parse_inputs(props)
@@ -56,7 +51,7 @@ class PermissionProvider(ResourceProvider):
         have = vcenter.read(_conn(props), inputs)
         if have is None:
             return ReadResult("", {})  # revoked (or its entity deleted) out of band: gone
-        return ReadResult(id_, {**_inputs_of(props), **observed_outs(have)})
+        return ReadResult(id_, {**KEYS.inputs_of(props), **observed_outs(have)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         from . import vcenter

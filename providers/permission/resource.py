@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi.dynamic import Resource
 
-from .plan import OUTPUT_KEYS, SECRET_KEYS
+from .plan import KEYS
 from .provider import PermissionProvider
 
 
@@ -34,10 +34,10 @@ class Permission(Resource, module="vsphere", name="Permission"):
 
     def __init__(self, name: str, args: PermissionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props = {
-            **{k: v for k, v in vars(args).items() if k not in SECRET_KEYS},
+            **{k: v for k, v in vars(args).items() if k not in KEYS.secret},
             "username": pulumi.Output.secret(args.username),
             "password": pulumi.Output.secret(args.password),
-            **dict.fromkeys(OUTPUT_KEYS),
+            **dict.fromkeys(KEYS.outputs),
         }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_KEYS))
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
         super().__init__(PermissionProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))

@@ -12,6 +12,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 
+from providers.keys import Keys
+
+KEYS = Keys(
+    outputs=("attempts", "status"),
+    # Another server, or another way to trust it, is another wait; a new timeout is not.
+    replace=("server", "caCertPem", "insecure"),
+    delete_before_replace=False,  # nothing to release: the new wait may run beside the old
+)
+
 
 class Verdict(Enum):
     READY = "ready"

@@ -21,10 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from providers.checks import check_props
 
-from .plan import WaitPlan, wait_ready
+from .plan import KEYS, WaitPlan, wait_ready
 from .probe import probe_readyz, ssl_context
-
-REPLACING = ("server", "caCertPem", "insecure")
 
 
 class ReadinessProps(BaseModel):
@@ -58,9 +56,7 @@ class ApiServerReadyProvider(ResourceProvider):
 
     def diff(self, _id: str, olds: Any, news: Any) -> DiffResult:
         keys = ("server", "caCertPem", "insecure", "timeoutSeconds")
-        changes = [k for k in keys if olds.get(k) != news.get(k)]
-        replaces = [k for k in changes if k in REPLACING]
-        return DiffResult(changes=bool(changes), replaces=replaces, delete_before_replace=False)
+        return KEYS.diff(k for k in keys if olds.get(k) != news.get(k)).result()
 
     def update(self, _id: str, _olds: Any, news: Any) -> UpdateResult:
         return UpdateResult(outs=_wait(ReadinessProps.model_validate(news)))

@@ -7,6 +7,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from .plan import KEYS
 from .provider import ApiServerReadyProvider
 
 
@@ -30,7 +31,6 @@ class ApiServerReady(Resource, module="kubernetes", name="ApiServerReady"):
             "caCertPem": ca_cert_pem,
             "insecure": insecure,
             "timeoutSeconds": timeout_seconds,
-            "attempts": None,
-            "status": None,
+            **dict.fromkeys(KEYS.outputs),
         }
         super().__init__(ApiServerReadyProvider(), name, props, opts)

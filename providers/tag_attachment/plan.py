@@ -13,13 +13,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from providers.checks import has_unknowns
+from providers.keys import Diff, Keys
 from providers.vcenter.props import VCenterProps
 
 ObjectType = Literal["Datacenter", "ClusterComputeResource", "HostSystem"]
 
-# Changing these points the resource at another vCenter: what it attached there
-# must be detached first, so they replace (delete before create).
-REPLACE_ON = ("server", "port")
+KEYS = Keys(
+    # The credential fields: secret in, and kept secret in state (delete needs them).
+    secret=("username", "password"),
+    outputs=("resolved", "attached", "owned", "conflicts"),
+    # Changing these points the resource at another vCenter: what it attached there must be
+    # detached first, so they replace (delete before create: the same object cannot hold two
+    # tags of a single-cardinality category).
+    replace=("server", "port"),
+)
 
 
 class TargetSpec(BaseModel):
@@ -151,12 +158,6 @@ def plan_delete(state: State, obs: Observation) -> tuple[Action, ...]:
     )
 
 
-@dataclass(frozen=True)
-class Diff:
-    changes: tuple[str, ...]
-    replaces: tuple[str, ...]
-
-
 _COMPARED = ("server", "port", "username", "insecure", "thumbprint", "ca_cert", "tag_id", "category_id")
 
 
@@ -178,5 +179,4 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
         drifted = any(k not in attached for k in new_keys) or any(k in new_keys for k in olds.get("conflicts") or {})
         if new_keys != old_keys or drifted:
             changes.append("targets")
-    replaces = [k for k in REPLACE_ON if k in changes]
-    return Diff(tuple(changes), tuple(replaces))
+    return KEYS.diff(changes)

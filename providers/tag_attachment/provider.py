@@ -20,9 +20,19 @@ from pulumi.dynamic import (
 
 from providers.checks import check_props
 
-from .plan import Inputs, Observation, Plan, State, diff, observed_state, parse_inputs, parse_state, plan, plan_delete
-
-OUTPUT_KEYS = ("resolved", "attached", "owned", "conflicts")
+from .plan import (
+    KEYS,
+    Inputs,
+    Observation,
+    Plan,
+    State,
+    diff,
+    observed_state,
+    parse_inputs,
+    parse_state,
+    plan,
+    plan_delete,
+)
 
 
 def _clients(inputs: Inputs) -> tuple[Any, Any]:
@@ -58,7 +68,7 @@ def _after(obs: Observation, done: Plan) -> Observation:
 
 
 def _outs(props: dict[str, Any], inputs: Inputs, obs: Observation, owned: list[str]) -> dict[str, Any]:
-    return {**{k: v for k, v in props.items() if k not in OUTPUT_KEYS}, **observed_state(inputs, obs, owned)}
+    return {**KEYS.inputs_of(props), **observed_state(inputs, obs, owned)}
 
 
 class TagAttachmentProvider(ResourceProvider):
@@ -68,13 +78,7 @@ class TagAttachmentProvider(ResourceProvider):
         return check_props(news, parse_inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        result = diff(olds, news)
-        return DiffResult(
-            changes=bool(result.changes),
-            replaces=list(result.replaces),
-            stables=[],
-            delete_before_replace=True,  # the same object cannot hold two tags of a single-cardinality category
-        )
+        return diff(olds, news).result()
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         from . import vcenter

@@ -9,10 +9,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import Resource
 
+from .plan import KEYS
 from .provider import TagAttachmentProvider
-
-# The credential fields: secret in, and kept secret in state (delete needs them).
-SECRET_KEYS = ("username", "password")
 
 
 @dataclass
@@ -54,5 +52,5 @@ class TagAttachment(Resource, module="vsphere", name="TagAttachment"):
             "owned": None,
             "conflicts": None,
         }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_KEYS))
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
         super().__init__(TagAttachmentProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
