@@ -46,11 +46,13 @@ def _clients(inputs: Inputs) -> tuple[Any, Any]:
 
 
 def _observe(inputs: Inputs, resolved: dict[str, str] | None = None) -> tuple[Any, Observation]:
+    from providers.vcenter.inventory import read_inventory
+
     from . import vcenter
 
     conn, tagging = _clients(inputs)
     if resolved is None:
-        resolved = vcenter.resolve(vcenter.read_inventory(conn), inputs.targets)
+        resolved = vcenter.resolve(read_inventory(conn, vms=False), inputs.targets)
     types = {key: key.split(":", 1)[0] for key in resolved}
     return tagging, vcenter.observe(tagging, inputs.category_id, inputs.tag_id, resolved, types)
 

@@ -8,95 +8,74 @@ batched attached-objects call.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .plan import Action, Observation, TargetSpec
+
+if TYPE_CHECKING:  # the shared inventory needs pyVmomi; resolving names against it does not
+    from providers.vcenter.inventory import Inventory, InventoryObject
+
+_Index = Mapping[tuple[str, str | None], list[tuple["InventoryObject", str]]]
 
 
 class TargetNotFoundError(LookupError):
     """A configured object is not in the inventory (or is ambiguous)."""
 
 
-@dataclass(frozen=True)
-class _Node:
-    moref: str
-    type: str
-    name: str
-    parent: str | None
-
-
-def read_inventory(conn: Any) -> dict[str, _Node]:
-    """Every datacenter, folder, compute resource and host (name and parent), in one shared retrieval."""
-    from providers.vcenter.inventory import read_inventory as read_all
-
-    inventory = read_all(conn, vms=False)
-    return {
-        o.ref.id: _Node(o.ref.id, o.ref.type, o.name, o.parent.id if o.parent else None)
-        for o in inventory.objects.values()
-    }
-
-
-def _ancestry(nodes: Mapping[str, _Node], node: _Node) -> list[_Node]:
-    chain = []
-    current = nodes.get(node.parent) if node.parent else None
-    while current is not None:
-        chain.append(current)
-        current = nodes.get(current.parent) if current.parent else None
-    return chain
-
-
-def _placed(nodes: Mapping[str, _Node], node: _Node) -> tuple[str | None, str]:
+def _placed(inventory: Inventory, obj: InventoryObject) -> tuple[str | None, str]:
     """(datacenter name, path below the datacenter's host folder)."""
-    chain = _ancestry(nodes, node)
-    names = [node.name]
-    for ancestor in chain:
-        if ancestor.type == "Datacenter":
-            return ancestor.name, "/".join(reversed(names[:-1])) if len(names) > 1 else node.name
+    names = [obj.name]
+    for ref in inventory.ancestors(obj.ref):
+        ancestor = inventory.objects.get(ref)
+        if ancestor is None:
+            break
+        if ancestor.ref.type == "Datacenter":
+            return ancestor.name, "/".join(reversed(names[:-1])) if len(names) > 1 else obj.name
         names.append(ancestor.name)
-    return None, node.name
+    return None, obj.name
 
 
-def resolve(nodes: Mapping[str, _Node], targets: Iterable[TargetSpec]) -> dict[str, str]:
-    """Target key -> moref value; every missing or ambiguous target named in one error."""
-    index: dict[tuple[str, str | None], list[tuple[_Node, str]]] = {}
-    for node in nodes.values():
-        dc, path = _placed(nodes, node)
-        index.setdefault((node.type, dc), []).append((node, path))
+def resolve(inventory: Inventory, targets: Iterable[TargetSpec]) -> dict[str, str]:
+    """Target key -> moref value; every missing or ambiguous target named in one error.
+
+    ``inventory`` is the shared read without VMs (``read_inventory(conn, vms=False)``).
+    """
+    index: dict[tuple[str, str | None], list[tuple[InventoryObject, str]]] = {}
+    for obj in inventory.objects.values():
+        dc, path = _placed(inventory, obj)
+        index.setdefault((obj.ref.type, dc), []).append((obj, path))
     out: dict[str, str] = {}
     problems: list[str] = []
     for target in targets:
-        candidates = _candidates(nodes, index, target)
+        candidates = _candidates(inventory, index, target)
         if len(candidates) == 1:
-            out[target.key] = candidates[0].moref
+            out[target.key] = candidates[0].ref.id
         elif not candidates:
             where = "" if target.type == "Datacenter" else f" in datacenter {target.datacenter!r}"
             within = f" (cluster {target.cluster!r})" if target.cluster else ""
             problems.append(f"{target.type} {target.name!r} not found{where}{within}")
         else:
-            morefs = ", ".join(sorted(c.moref for c in candidates))
+            morefs = ", ".join(sorted(c.ref.id for c in candidates))
             problems.append(f"{target.type} {target.name!r} is ambiguous ({morefs}); name it by its path")
     if problems:
         raise TargetNotFoundError("; ".join(problems))
     return out
 
 
-def _candidates(
-    nodes: Mapping[str, _Node], index: Mapping[tuple[str, str | None], list[tuple[_Node, str]]], target: TargetSpec
-) -> list[_Node]:
+def _candidates(inventory: Inventory, index: _Index, target: TargetSpec) -> list[InventoryObject]:
     if target.type == "Datacenter":
-        return [n for dcs in index.values() for n, _ in dcs if n.type == "Datacenter" and n.name == target.name]
-    found = [n for n, path in index.get((target.type, target.datacenter), []) if target.name in (n.name, path)]
+        return [o for dcs in index.values() for o, _ in dcs if o.ref.type == "Datacenter" and o.name == target.name]
+    found = [o for o, path in index.get((target.type, target.datacenter), []) if target.name in (o.name, path)]
     if target.type == "HostSystem" and target.cluster is not None:
-        found = [n for n in found if _host_cluster_matches(nodes, n, target.cluster)]
+        found = [o for o in found if _host_cluster_matches(inventory, o, target.cluster)]
     return found
 
 
-def _host_cluster_matches(nodes: Mapping[str, _Node], host: _Node, cluster: str) -> bool:
-    parent = nodes.get(host.parent) if host.parent else None
+def _host_cluster_matches(inventory: Inventory, host: InventoryObject, cluster: str) -> bool:
+    parent = inventory.objects.get(host.parent) if host.parent else None
     if parent is None:
         return False
-    return cluster in (parent.name, _placed(nodes, parent)[1])
+    return cluster in (parent.name, _placed(inventory, parent)[1])
 
 
 def _object_ref(kind: str, moref: str) -> Any:

@@ -21,6 +21,7 @@ from providers.tag_attachment import vcenter as adapter
 from providers.tag_attachment.plan import TargetSpec
 from providers.tag_attachment.provider import TagAttachmentProvider
 from providers.vcenter.connection import VCenterConnection, connection_for
+from providers.vcenter.inventory import read_inventory
 from providers.vcenter.tagging import TaggingClient
 from tests.support.vcsim import VCenterTarget
 
@@ -45,26 +46,28 @@ def connection(vcenter: VCenterTarget) -> Iterator[VCenterConnection]:
 
 
 def test_inventory_resolves_configured_names_in_one_read(connection: VCenterConnection) -> None:
-    nodes = adapter.read_inventory(connection)
-    resolved = adapter.resolve(nodes, [TargetSpec.model_validate(t) for t in TARGETS])
+    inventory = read_inventory(connection, vms=False)
+    resolved = adapter.resolve(inventory, [TargetSpec.model_validate(t) for t in TARGETS])
+    nodes = {ref.id: obj for ref, obj in inventory.objects.items()}
     # Moref values differ between vcsim and vCenter ("domain-c8"); the types and names do not.
-    assert [(nodes[resolved[k]].type, nodes[resolved[k]].name) for k in (DC_KEY, CLUSTER_KEY, HOST_KEY)] == [
+    assert [(nodes[resolved[k]].ref.type, nodes[resolved[k]].name) for k in (DC_KEY, CLUSTER_KEY, HOST_KEY)] == [
         ("Datacenter", DC),
         ("ClusterComputeResource", CLUSTER),
         ("HostSystem", HOST),
     ]
-    assert nodes[resolved[HOST_KEY]].parent == resolved[CLUSTER_KEY]
+    parent = nodes[resolved[HOST_KEY]].parent
+    assert parent is not None and parent.id == resolved[CLUSTER_KEY]
 
 
 def test_missing_and_misplaced_objects_are_named(connection: VCenterConnection) -> None:
-    nodes = adapter.read_inventory(connection)
+    inventory = read_inventory(connection, vms=False)
     wrong = [
         TargetSpec(type="ClusterComputeResource", datacenter=DC, name="no-such-cluster"),
         TargetSpec(type="HostSystem", datacenter=DC, cluster="no-such-cluster", name=HOST),
         TargetSpec(type="Datacenter", datacenter="DC-missing", name="DC-missing"),
     ]
     with pytest.raises(adapter.TargetNotFoundError) as caught:
-        adapter.resolve(nodes, wrong)
+        adapter.resolve(inventory, wrong)
     message = str(caught.value)
     assert f"ClusterComputeResource 'no-such-cluster' not found in datacenter '{DC}'" in message
     assert f"HostSystem '{HOST}' not found in datacenter '{DC}' (cluster 'no-such-cluster')" in message
