@@ -13,13 +13,13 @@ import hashlib
 import http.client
 import os
 import ssl
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
+import requests.adapters
 import urllib3
 from pyVmomi import vim
 
@@ -90,6 +90,93 @@ def check_thumbprint(der_cert: bytes, expected: str) -> None:
         raise VCenterError(f"the server's certificate fingerprint {got} does not match the configured thumbprint")
 
 
+class ThumbprintMismatch(ssl.SSLCertVerificationError):
+    """The peer's certificate is not the pinned one (raised inside the TLS handshake's caller)."""
+
+
+class VCenterTlsContext(ssl.SSLContext):
+    """An SSL context that also checks the pinned thumbprint on every connection it wraps.
+
+    One context serves pyVmomi's connections and the REST session's, so both sides verify
+    the same trust anchor and the pin is met before any request (and credential) is sent.
+    """
+
+    thumbprint: str | None = None
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        tls = super().wrap_socket(*args, **kwargs)
+        if self.thumbprint:
+            try:
+                check_thumbprint(tls.getpeercert(binary_form=True) or b"", self.thumbprint)
+            except VCenterError as exc:
+                tls.close()
+                raise ThumbprintMismatch(str(exc)) from None
+        return tls
+
+
+def tls_context(ep: Endpoint) -> VCenterTlsContext:
+    """Verify exactly what the endpoint says: its CA (plus the pin when both are set), the pin
+    alone, nothing (``insecure``), or, with no trust anchor at all, this machine's trust store
+    (OpenSSL's default paths, which honour SSL_CERT_FILE and SSL_CERT_DIR)."""
+    ctx = VCenterTlsContext(ssl.PROTOCOL_TLS_CLIENT)  # hostname checked, certificate required
+    ctx.thumbprint = ep.thumbprint
+    if ep.insecure or (ep.thumbprint and not ep.ca_cert):
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif ep.ca_cert:
+        ctx.load_verify_locations(cadata=ep.ca_cert)
+    else:
+        ctx.load_default_certs()
+    return ctx
+
+
+def trust_source(ep: Endpoint) -> str:
+    """What the endpoint's certificate is verified against, in a user's words (for errors)."""
+    if ep.insecure:
+        return "nothing (tls.insecure)"
+    if ep.ca_cert:
+        pin = " and the pinned tls.thumbprint" if ep.thumbprint else ""
+        return f"the CA of tls.caCert/caCertFile{pin}"
+    if ep.thumbprint:
+        return "the pinned tls.thumbprint"
+    bundle = os.environ.get("SSL_CERT_FILE")
+    return f"this machine's trust store ({f'SSL_CERT_FILE={bundle}' if bundle else 'SSL_CERT_FILE not set'})"
+
+
+def _verification_failure(exc: BaseException | None) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error behind ``exc`` (requests and urllib3 wrap it twice)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return exc
+        reason = getattr(exc, "reason", None)  # urllib3's MaxRetryError
+        nested = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = reason if isinstance(reason, BaseException) else nested or exc.__cause__ or exc.__context__
+    return None
+
+
+class _TlsAdapter(requests.adapters.HTTPAdapter):
+    """requests over the connection's own SSL context, whatever REQUESTS_CA_BUNDLE or certifi say."""
+
+    def __init__(self, context: VCenterTlsContext) -> None:
+        self._context = context
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["verify"] = self._context.verify_mode != ssl.CERT_NONE  # never a CA bundle path
+        return super().send(request, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # requests would load its CA bundle into the context here; the context already holds the trust.
+        conn.cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+        conn.ca_certs = conn.ca_cert_dir = None
+
+
 class VCenterConnection:
     def __init__(self, endpoint: Endpoint, retry: RetryPolicy | None = None) -> None:
         self.endpoint = endpoint
@@ -99,52 +186,42 @@ class VCenterConnection:
         self._si: Any = None
         self._content: Any = None
         self._rest: requests.Session | None = None
-        self._ca_file: str | None = None
-        self._fingerprint_checked = False
+        self._context: VCenterTlsContext | None = None
 
     # --- TLS ---------------------------------------------------------------------------------
-    def _ssl_context(self) -> ssl.SSLContext:
-        ep = self.endpoint
-        if ep.insecure or ep.thumbprint:
-            # A thumbprint is checked against the peer certificate before any credential is sent.
-            return ssl._create_unverified_context()  # noqa: S323 - explicit opt-in or pinned fingerprint
-        if ep.ca_cert:
-            return ssl.create_default_context(cadata=ep.ca_cert)
-        return ssl.create_default_context()
+    def _ssl_context(self) -> VCenterTlsContext:
+        if self._context is None:
+            self._context = tls_context(self.endpoint)
+        return self._context
 
-    def _verify_fingerprint(self) -> None:
-        if not self.endpoint.thumbprint or self._fingerprint_checked:
-            return
-        pem = ssl.get_server_certificate((self.endpoint.host, self.endpoint.port))
-        check_thumbprint(ssl.PEM_cert_to_DER_cert(pem), self.endpoint.thumbprint)
-        self._fingerprint_checked = True
-
-    def _requests_verify(self) -> bool | str:
+    def _untrusted(self, exc: BaseException) -> VCenterError | None:
+        """The clear error for a certificate that failed verification (None for any other failure)."""
+        failure = _verification_failure(exc)
+        if failure is None:
+            return None
         ep = self.endpoint
-        if ep.insecure or ep.thumbprint:
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            return False
-        if ep.ca_cert:
-            if self._ca_file is None:
-                fd, path = tempfile.mkstemp(prefix="vcenter-ca-", suffix=".pem")
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(ep.ca_cert)  # a public certificate, not a secret
-                self._ca_file = path
-            return self._ca_file
-        return True
+        if isinstance(failure, ThumbprintMismatch):
+            why = str(failure)
+        else:
+            reason = getattr(failure, "verify_message", None) or str(failure)
+            why = f"verified against {trust_source(ep)}: {reason}"
+        return VCenterError(f"vCenter {ep.host}:{ep.port}: TLS certificate not trusted ({why})")
 
     # --- SOAP --------------------------------------------------------------------------------
     def _soap_login(self) -> None:
         from pyVim.connect import SmartConnect
 
-        self._verify_fingerprint()
         ep = self.endpoint
         try:
+            # No thumbprint for pyVmomi: it checks one only when CA verification failed. The
+            # context checks the pin itself on every connection, before any credential is sent.
             self._si = SmartConnect(  # type: ignore[no-untyped-call]
                 host=ep.host, port=ep.port, user=ep.username, pwd=ep.password, sslContext=self._ssl_context()
             )
         except vim.fault.InvalidLogin:
             raise VCenterError(f"vCenter {ep.host}:{ep.port} refused the login of user {ep.username!r}") from None
+        except ssl.SSLCertVerificationError as exc:
+            raise self._untrusted(exc) or exc from None
         self.stats.soap_logins += 1
         self._content = self._si.RetrieveContent()
 
@@ -176,21 +253,24 @@ class VCenterConnection:
                     raise
                 relogged = True
                 self._with_retries(self._soap_relogin, what="SOAP re-login")
+            except ssl.SSLCertVerificationError as exc:  # a new pooled connection met another certificate
+                raise self._untrusted(exc) or exc from None
             except TRANSIENT_ERRORS as exc:
                 # A restarted vCenter drops the pooled connection first, then answers NotAuthenticated.
                 self._pause(delays, exc, "SOAP call")
 
     # --- REST --------------------------------------------------------------------------------
     def _rest_login(self) -> None:
-        self._verify_fingerprint()
-        session = self._rest or requests.Session()
-        session.verify = self._requests_verify()
+        session = self._rest
+        if session is None:
+            session = requests.Session()
+            # The SOAP side's context, pin included: requests' own CA bundle is never consulted.
+            session.mount("https://", _TlsAdapter(self._ssl_context()))
+            if self._ssl_context().verify_mode == ssl.CERT_NONE:  # tls.insecure, or the pin checks the peer
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         session.headers.pop(SESSION_HEADER, None)
         ep = self.endpoint
-        # verify is passed per request: requests lets REQUESTS_CA_BUNDLE override a session's setting.
-        response = session.post(
-            ep.base_url + SESSION_PATH, auth=(ep.username, ep.password), verify=session.verify, timeout=30
-        )
+        response = session.post(ep.base_url + SESSION_PATH, auth=(ep.username, ep.password), timeout=30)
         self.stats.rest_logins += 1
         if response.status_code in (401, 403):
             raise VCenterError(f"vCenter {ep.host}:{ep.port} refused the REST login of user {ep.username!r}")
@@ -216,14 +296,11 @@ class VCenterConnection:
             self.stats.rest_writes += int(is_write)
             try:
                 response = self._rest.request(
-                    method,
-                    self.endpoint.base_url + path,
-                    params=params,
-                    json=json,
-                    verify=self._rest.verify,
-                    timeout=60,
+                    method, self.endpoint.base_url + path, params=params, json=json, timeout=60
                 )
             except TRANSIENT_ERRORS as exc:
+                if (untrusted := self._untrusted(exc)) is not None:
+                    raise untrusted from None
                 self._pause(delays, exc, f"{method} {path}")
                 continue
             if response.status_code == 401 and not relogged:
@@ -260,6 +337,9 @@ class VCenterConnection:
                 fn()
                 return
             except TRANSIENT_ERRORS as exc:
+                # requests reports a refused certificate as a ConnectionError: never retried.
+                if (untrusted := self._untrusted(exc)) is not None:
+                    raise untrusted from None
                 self._pause(delays, exc, what)
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
@@ -277,12 +357,9 @@ class VCenterConnection:
                 self._si = self._content = None
             if self._rest is not None:
                 with contextlib.suppress(requests.RequestException):
-                    self._rest.delete(self.endpoint.base_url + SESSION_PATH, verify=self._rest.verify, timeout=10)
+                    self._rest.delete(self.endpoint.base_url + SESSION_PATH, timeout=10)
                 self._rest.close()
                 self._rest = None
-            if self._ca_file:
-                os.unlink(self._ca_file)
-                self._ca_file = None
 
 
 def _brief(response: requests.Response) -> str:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from providers.vcenter.connection import Endpoint
 from tests.support.world.process import Process, free_port, http_ok, unverified_tls
-from toolchain.manifest import locate
+from toolchain.manifest import load, locate
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Vcsim:
     vms_per_pool: int = 2
     extra_args: list[str] = field(default_factory=list)
     workdir: Path | None = None
+    address: str = "127.0.0.1"  # any loopback address: two simulators on two addresses look like two vCenters
     port: int = 0
     process: Process | None = None
 
@@ -66,7 +70,7 @@ class Vcsim:
             "vcsim",
             [
                 str(locate("vcsim")),
-                f"-listen=127.0.0.1:{self.port}",
+                f"-listen={self.address}:{self.port}",
                 f"-dc={self.dc}",
                 f"-cluster={self.clusters}",
                 f"-host={self.hosts_per_cluster}",
@@ -77,13 +81,13 @@ class Vcsim:
             ],
             workdir,
             # /about answers once the SOAP endpoint and the REST handlers are registered.
-            ready=lambda: http_ok(f"https://127.0.0.1:{self.port}/about", unverified_tls()),
+            ready=lambda: http_ok(f"https://{self.address}:{self.port}/about", unverified_tls()),
             start_timeout=timeout,
         )
         self.process.start()
         # vcsim takes any login; the name has the form the CSI driver requires of its account.
         return VCenterTarget(
-            "127.0.0.1", self.port, "administrator@vsphere.local", "vcsim-pass", insecure=True, simulated=True
+            self.address, self.port, "administrator@vsphere.local", "vcsim-pass", insecure=True, simulated=True
         )
 
     def stop(self) -> None:
@@ -113,3 +117,30 @@ def real_vcenter_from_env() -> VCenterTarget | None:
         insecure=os.environ.get("VSPHERE_INSECURE", "").lower() in {"1", "true", "yes"},
         simulated=False,
     )
+
+
+def vcsim_certificate() -> str:
+    """The PEM certificate vcsim serves, read from the source it was built from (not from the server).
+
+    With no certificate of its own configured, govmomi's simulator serves the self-signed
+    LocalhostCert of ``simulator/internal/testcert.go`` (a CA, SANs 127.0.0.1 and ::1), as the
+    module the toolchain built vcsim from has it in Go's module cache.
+    """
+    tool = next(t for t in load() if t.name == "vcsim")
+    cache = os.environ.get("GOMODCACHE")
+    if not cache:
+        go = shutil.which("go")
+        if go is None:
+            raise FileNotFoundError(
+                "vcsim's certificate is read from Go's module cache: set GOMODCACHE or put go on PATH"
+            )
+        cache = subprocess.run([go, "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    source = Path(cache, tool.module, "simulator", "internal", "testcert.go")
+    match = re.search(
+        r"LocalhostCert = \[\]byte\(`(-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?)`",
+        source.read_text(),
+        re.S,
+    )
+    if match is None:
+        raise ValueError(f"no LocalhostCert in {source}")
+    return match.group(1)

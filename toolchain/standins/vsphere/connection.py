@@ -6,6 +6,12 @@ The provider configuration the program sets (``vsphereServer``, ``user``,
 retries and re-logs in exactly as the program's dynamic providers do. The
 helpers here find managed objects by id and wait for tasks, which every resource
 family needs.
+
+TLS as the real plugin (Go, terraform-provider-vsphere) verifies it: the real one has
+no CA or thumbprint setting, so the endpoint carries no trust anchor and the
+connection verifies with this machine's store (OpenSSL's default paths, which honour
+SSL_CERT_FILE and SSL_CERT_DIR as Go's crypto/x509 does on Linux), or not at all with
+``allowUnverifiedSsl``.
 """
 
 from __future__ import annotations
