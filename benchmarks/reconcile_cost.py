@@ -527,13 +527,9 @@ def binding_props(world: World, node: SimNode, kubeconfig: str) -> dict[str, Any
 
 def _fresh_process_state() -> None:
     """What a new `pulumi up` starts with: no vCenter session, no snapshot, no Kubernetes client."""
-    from providers.node_binding.kube import forget_clients
-    from providers.node_binding.vcenter import forget_snapshots
-    from providers.vcenter.connection import forget_connections
+    from providers.caches import reset_caches
 
-    forget_connections()
-    forget_snapshots()
-    forget_clients()
+    reset_caches()
 
 
 def batched_pass(

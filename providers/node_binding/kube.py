@@ -22,7 +22,7 @@ from typing import Any
 import urllib3
 import yaml
 
-from providers.vcenter.retry import RetryPolicy
+from providers.retry import RetryPolicy
 
 from .plan import BindingError, NodeView
 
@@ -120,7 +120,9 @@ class KubeNodes:
     def _call(self, what: str, fn: Any, name: str) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException
 
-        delays = self.retry.delays()
+        retries = self.retry.start(
+            lambda failure: BindingError(f"{what} failed after {self.retry.attempts} attempts ({failure})")
+        )
         while True:
             try:
                 response = fn()
@@ -136,10 +138,7 @@ class KubeNodes:
                 failure = f"HTTP {status}"
             except (urllib3.exceptions.HTTPError, OSError) as exc:
                 failure = type(exc).__name__
-            delay = next(delays, None)
-            if delay is None:
-                raise BindingError(f"{what} failed after {self.retry.attempts} attempts ({failure})")
-            self.retry.sleep(delay)
+            retries.pause(failure)
 
 
 def _reason(exc: Any) -> str:
@@ -175,6 +174,7 @@ def nodes_for(kubeconfig: str) -> KubeNodes:
         return found
 
 
-def forget_clients() -> None:
+def _forget_clients() -> None:
+    """Drop every cached client (through :func:`providers.caches.reset_caches`)."""
     with _LOCK:
         _CLIENTS.clear()

@@ -23,7 +23,9 @@ import requests.adapters
 import urllib3
 from pyVmomi import vim
 
-from .retry import TRANSIENT_STATUS, RetryPolicy, VCenterError, VCenterNotFoundError
+from providers.retry import Retries, RetryPolicy
+
+from .retry import TRANSIENT_STATUS, VCenterError, VCenterNotFoundError
 
 T = TypeVar("T")
 
@@ -243,7 +245,7 @@ class VCenterConnection:
         """Run one SOAP round trip: counted, re-logged in once when the session expired, retried when transient."""
         self.service_content()
         relogged = False
-        delays = self.retry.delays()
+        retries = self._retries("SOAP call")
         while True:
             self.stats.soap_calls += 1
             try:
@@ -257,7 +259,7 @@ class VCenterConnection:
                 raise self._untrusted(exc) or exc from None
             except TRANSIENT_ERRORS as exc:
                 # A restarted vCenter drops the pooled connection first, then answers NotAuthenticated.
-                self._pause(delays, exc, "SOAP call")
+                retries.pause(exc)
 
     # --- REST --------------------------------------------------------------------------------
     def _rest_login(self) -> None:
@@ -290,7 +292,7 @@ class VCenterConnection:
                 self._with_retries(self._rest_login, what="REST login")
         assert self._rest is not None
         relogged = False
-        delays = self.retry.delays()
+        retries = self._retries(f"{method} {path}")
         while True:
             self.stats.rest_calls += 1
             self.stats.rest_writes += int(is_write)
@@ -301,14 +303,14 @@ class VCenterConnection:
             except TRANSIENT_ERRORS as exc:
                 if (untrusted := self._untrusted(exc)) is not None:
                     raise untrusted from None
-                self._pause(delays, exc, f"{method} {path}")
+                retries.pause(exc)
                 continue
             if response.status_code == 401 and not relogged:
                 relogged = True
                 self._with_retries(self._rest_login, what="REST re-login")
                 continue
             if response.status_code in TRANSIENT_STATUS:
-                self._pause(delays, VCenterError(f"HTTP {response.status_code}"), f"{method} {path}")
+                retries.pause(f"HTTP {response.status_code}")
                 continue
             if response.status_code == 404:
                 raise VCenterNotFoundError(f"{method} {path}: not found (HTTP 404): {_brief(response)}")
@@ -320,18 +322,19 @@ class VCenterConnection:
             return body.get("value") if isinstance(body, dict) else body
 
     # --- shared ------------------------------------------------------------------------------
-    def _pause(self, delays: Any, exc: BaseException, what: str) -> None:
-        delay = next(delays, None)
-        if delay is None:
-            raise VCenterError(
-                f"{what} on {self.endpoint.host}:{self.endpoint.port} failed after "
-                f"{self.retry.attempts} attempts: {exc}"
-            ) from exc
-        self.stats.retries += 1
-        self.retry.sleep(delay)
+    def _retries(self, what: str) -> Retries:
+        ep = self.endpoint
+
+        def give_up(cause: BaseException | str) -> VCenterError:
+            return VCenterError(f"{what} on {ep.host}:{ep.port} failed after {self.retry.attempts} attempts: {cause}")
+
+        def counted() -> None:
+            self.stats.retries += 1
+
+        return self.retry.start(give_up, counted)
 
     def _with_retries(self, fn: Callable[[], None], *, what: str) -> None:
-        delays = self.retry.delays()
+        retries = self._retries(what)
         while True:
             try:
                 fn()
@@ -340,12 +343,12 @@ class VCenterConnection:
                 # requests reports a refused certificate as a ConnectionError: never retried.
                 if (untrusted := self._untrusted(exc)) is not None:
                     raise untrusted from None
-                self._pause(delays, exc, what)
+                retries.pause(exc)
             except requests.HTTPError as exc:
                 status = exc.response.status_code if exc.response is not None else 0
                 if status not in TRANSIENT_STATUS:
                     raise VCenterError(f"{what} failed with HTTP {status}") from None
-                self._pause(delays, exc, what)
+                retries.pause(exc)
 
     def close(self) -> None:
         with self._lock:
@@ -386,8 +389,8 @@ def connection_for(endpoint: Endpoint) -> VCenterConnection:
         return conn
 
 
-def forget_connections() -> None:
-    """Close and drop every cached connection (tests, and a provider process shutting down)."""
+def _forget_connections() -> None:
+    """Close and drop every cached connection (through :func:`providers.caches.reset_caches`)."""
     with _CONNECTIONS_LOCK:
         for conn in _CONNECTIONS.values():
             conn.close()

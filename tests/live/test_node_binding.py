@@ -21,8 +21,8 @@ import dill
 import pytest
 from pyVmomi import vim
 
+from providers.caches import reset_caches
 from providers.node_binding import kube as kube_adapter
-from providers.node_binding import vcenter as vc_adapter
 from providers.node_binding.plan import REGION_LABEL, ZONE_LABEL, BindingError, PendingError, diff
 from providers.node_binding.provider import NodeBindingProvider
 from providers.vcenter.connection import Endpoint, connection_for
@@ -132,8 +132,7 @@ def world(vcenter: VCenterTarget) -> Iterator[World]:
 @pytest.fixture
 def k8s() -> Iterator[KubeEmulator]:
     emulator = KubeEmulator().start()
-    vc_adapter.forget_snapshots()  # each test is a new `pulumi up`: a new provider process
-    kube_adapter.forget_clients()
+    reset_caches()  # each test is a new `pulumi up`: a new provider process
     yield emulator
     emulator.stop()
 
@@ -351,7 +350,7 @@ def test_refresh_shows_a_removed_label_and_update_repairs_it(world: World, k8s: 
     provider = Binding()
     created = provider.create(props(world, k8s, "n0"))
     k8s.edit_node("n0", {"metadata": {"labels": {ZONE_LABEL: None, REGION_LABEL: "elsewhere"}}})
-    kube_adapter.forget_clients()  # `pulumi refresh` is a new provider process: no node list from the create
+    reset_caches()  # `pulumi refresh` is a new provider process: no node list from the create
     read = provider.read(created.id, created.outs)
     assert read.outs["drift"] == [
         "node n0: label topology.kubernetes.io/zone removed (want 'zone-a')",
@@ -395,7 +394,7 @@ def test_vmotion_to_another_zone_shows_drift_and_enforce_relabels(
     assert created.outs["zone"] == "zone-a"
     relocate(vcenter, moid, world.hosts[LAB.host_b], world.clusters[LAB.cluster_b])
     try:
-        vc_adapter.forget_snapshots()  # the next refresh runs in a new provider process
+        reset_caches()  # the next refresh runs in a new provider process
         read = provider.read(created.id, created.outs)
         assert (
             f"node n0: VM moved from zone 'zone-a' to 'zone-b' (ClusterComputeResource {LAB.cluster_b})"
@@ -456,7 +455,7 @@ def test_vcenter_restart_mid_run_logs_in_again(k8s: KubeEmulator) -> None:
         by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
         tagging.attach(tagging.create_tag("region-1", region), by_name[("Datacenter", SIM.datacenter)])
         tagging.attach(tagging.create_tag("zone-a", zone), by_name[("ClusterComputeResource", SIM.cluster_a)])
-        vc_adapter.forget_snapshots()
+        reset_caches()  # the next refresh runs in a new provider process
         read = provider.read(created.id, created.outs)
         assert read.outs["drift"] == [] and read.outs["zone"] == "zone-a"
         assert conn.stats.logins >= logins + 2  # SOAP and REST both re-logged in

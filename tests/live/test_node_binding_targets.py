@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 from pyVmomi import vim
 
-from providers.node_binding import kube as kube_adapter
-from providers.node_binding import vcenter as vc_adapter
+from providers.caches import reset_caches
 from providers.node_binding.plan import REGION_LABEL, ZONE_LABEL, diff
 from providers.node_binding.provider import NodeBindingProvider
 from providers.vcenter.connection import Endpoint, connection_for
@@ -124,8 +123,7 @@ def cluster() -> Iterator[KubeEmulator | RealCluster]:
 
 def new_run() -> None:
     """A new `pulumi up`: a new provider process, with no snapshot and no Kubernetes client cached."""
-    vc_adapter.forget_snapshots()
-    kube_adapter.forget_clients()
+    reset_caches()
 
 
 def props(site: Site, cluster: Any, node: str, **extra: Any) -> dict[str, Any]:

@@ -8,9 +8,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from providers.retry import RetryPolicy
 from providers.vcenter.connection import SESSION_HEADER, VCenterConnection
 from providers.vcenter.inventory import read_inventory
-from providers.vcenter.retry import RetryPolicy, VCenterError
+from providers.vcenter.retry import VCenterError
 from providers.vcenter.tagging import ObjectRef, TaggingClient
 from tests.support.vcsim import VCenterTarget
 

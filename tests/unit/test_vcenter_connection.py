@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import requests
 
+from providers.retry import RetryPolicy
 from providers.vcenter.connection import Endpoint, VCenterConnection, check_thumbprint, connection_for
-from providers.vcenter.retry import RetryPolicy, VCenterError, VCenterNotFoundError
+from providers.vcenter.retry import VCenterError, VCenterNotFoundError
 
 EP = Endpoint(host="vc.example", port=443, username="svc", password="s3cret-value")
 
