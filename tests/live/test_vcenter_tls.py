@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from providers.retry import RetryPolicy
 from providers.vcenter.connection import Endpoint, VCenterConnection
-from providers.vcenter.retry import RetryPolicy, VCenterError
+from providers.vcenter.retry import VCenterError
 from providers.vcenter.tagging import TaggingClient
 from tests.support.vcsim import VCenterTarget, Vcsim, vcsim_certificate
 from tests.support.world.pki import make_control_plane_pki
