@@ -53,6 +53,8 @@ class Inputs(VCenterProps):
     vm_moid: str | None = None
     expected_zone: str | None = None
     expected_region: str | None = None
+    # The vCenter's configured datacenters (vsphere.conf ``datacenters``): the CPI finds VMs only there.
+    datacenters: list[str] = Field(default_factory=list)
     mode: Mode = "verify"
     timeout_seconds: int = Field(default=600, ge=0, le=7200)
 
@@ -95,19 +97,24 @@ class VmView:
     moid: str
     name: str
     bios_uuid: str
+    datacenter: str = ""
 
 
 def select_vm(inputs: Inputs, node: NodeView, vms_by_uuid: Mapping[str, VmView]) -> VmView:
-    """The node's VM: named by its providerID, else found by its systemUUID, else the VM the stack made.
+    """The node's VM, found as the CPI finds it: by its providerID, else by its systemUUID (byte-swapped
+    first, then as reported), else the VM the stack made; only in the configured datacenters.
 
     When two of these are known they must agree, so a node never binds to someone else's VM.
     """
     who = f"node {inputs.node_name}"
+    where = f"vCenter {inputs.server}" + (
+        f" (datacenters {', '.join(inputs.datacenters)})" if inputs.datacenters else ""
+    )
     stack_vm: VmView | None = None
     if inputs.vm_uuid:
         stack_vm = vms_by_uuid.get(normalize_uuid(inputs.vm_uuid, what=f"{who}: vm_uuid"))
         if stack_vm is None:
-            raise BindingError(f"{who}: the stack's VM (BIOS UUID {inputs.vm_uuid}) is not in vCenter {inputs.server}")
+            raise BindingError(f"{who}: the stack's VM (BIOS UUID {inputs.vm_uuid}) is not in {where}")
     by_node: VmView | None = None
     source = ""
     if node.provider_id:
@@ -115,13 +122,10 @@ def select_vm(inputs: Inputs, node: NodeView, vms_by_uuid: Mapping[str, VmView])
         by_node = vms_by_uuid.get(uuid)
         source = f"providerID {node.provider_id}"
         if by_node is None:
-            raise BindingError(f"{who}: its {source} names no VM in vCenter {inputs.server}")
+            raise BindingError(f"{who}: its {source} names no VM in {where}")
     elif node.system_uuid:
-        matches = {c: vms_by_uuid[c] for c in bios_uuid_candidates(node.system_uuid) if c in vms_by_uuid}
-        if len(matches) > 1:
-            names = ", ".join(f"{v.name} ({v.moid})" for v in matches.values())
-            raise BindingError(f"{who}: systemUUID {node.system_uuid} matches two VMs in either byte order: {names}")
-        by_node = next(iter(matches.values()), None)
+        # The CPI's order: the first candidate that names a VM wins (a later one is never searched).
+        by_node = next((vms_by_uuid[c] for c in bios_uuid_candidates(node.system_uuid) if c in vms_by_uuid), None)
         source = f"systemUUID {node.system_uuid}"
     if by_node is not None and stack_vm is not None and by_node.moid != stack_vm.moid:
         raise BindingError(
@@ -131,9 +135,7 @@ def select_vm(inputs: Inputs, node: NodeView, vms_by_uuid: Mapping[str, VmView])
     chosen = by_node or stack_vm
     if chosen is None:
         if node.system_uuid:
-            raise BindingError(
-                f"{who}: no VM in vCenter {inputs.server} has BIOS UUID for systemUUID {node.system_uuid}"
-            )
+            raise BindingError(f"{who}: no VM in {where} has a BIOS UUID for systemUUID {node.system_uuid}")
         raise PendingError(f"{who}: no providerID or systemUUID reported yet and no VM UUID given")
     if inputs.vm_moid and chosen.moid != inputs.vm_moid:
         raise BindingError(f"{who}: found VM {chosen.name} ({chosen.moid}), not the stack's VM {inputs.vm_moid}")

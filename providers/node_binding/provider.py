@@ -65,13 +65,13 @@ def _observe(inputs: Inputs, node: NodeView, seen_at: float) -> tuple[Any, Any, 
     conn = _vcenter(inputs)
     snap = vcenter.snapshot(conn, inputs.zone_category, inputs.region_category)
     try:
-        vm = select_vm(inputs, node, snap.vms_by_uuid())
+        vm = select_vm(inputs, node, snap.vms_by_uuid(inputs.datacenters))
     except BindingError:
         if snap.taken_at > seen_at:
             raise
         # The VM may be newer than the shared snapshot: read once more before failing.
         snap = vcenter.snapshot(conn, inputs.zone_category, inputs.region_category, newer_than=seen_at)
-        vm = select_vm(inputs, node, snap.vms_by_uuid())
+        vm = select_vm(inputs, node, snap.vms_by_uuid(inputs.datacenters))
     placement = snap.placement(vm.moid, f"node {inputs.node_name} (VM {vm.name})")
     return vm, placement, desired(vm, placement)
 

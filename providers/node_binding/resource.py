@@ -29,6 +29,7 @@ class NodeBindingArgs:
     vm_moid: pulumi.Input[str] | None = None
     expected_zone: str | None = None
     expected_region: str | None = None
+    datacenters: list[str] | None = None  # the vCenter's configured datacenters (empty: all)
     mode: Mode = "verify"
     timeout_seconds: int = 600
 
@@ -60,6 +61,7 @@ class NodeBinding(Resource, module="vsphere", name="NodeBinding"):
             "vm_moid": args.vm_moid,
             "expected_zone": args.expected_zone,
             "expected_region": args.expected_region,
+            "datacenters": list(args.datacenters or []),
             "mode": args.mode,
             "timeout_seconds": args.timeout_seconds,
             "bound_vm": None,

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from providers.vcenter.connection import VCenterConnection
 from providers.vcenter.inventory import Inventory, read_inventory
 from providers.vcenter.tagging import ObjectRef, TaggingClient
-from vsphere_k8s.topology import Placement, TopologyError, placement_of
+from vsphere_k8s.topology import Placement, Tag, TopologyError, zone_by_vm
 
 from .plan import VmView
 
@@ -26,65 +26,67 @@ SNAPSHOT_MAX_AGE = 30.0
 @dataclass(frozen=True)
 class Snapshot:
     inventory: Inventory
-    zone_tags: Mapping[ObjectRef, frozenset[str]]
-    region_tags: Mapping[ObjectRef, frozenset[str]]
+    tags: Mapping[ObjectRef, frozenset[Tag]]  # the zone and region tags attached to each object
     zone_category: str
     region_category: str
     taken_at: float
 
-    def vms_by_uuid(self) -> dict[str, VmView]:
-        return {u: VmView(vm.ref.id, vm.name, u) for u, vm in self.inventory.vm_by_bios_uuid().items()}
+    def vms_by_uuid(self, datacenters: Collection[str] = ()) -> dict[str, VmView]:
+        """VMs by BIOS UUID; with ``datacenters``, only those in them (the CPI searches no others)."""
+        wanted = {d.rstrip("/").rsplit("/", 1)[-1] for d in datacenters}  # a path names its last element
+        out = {}
+        for uuid, vm in self.inventory.vm_by_bios_uuid().items():
+            dc = self.inventory.datacenter_of(vm.ref)
+            if wanted and (dc is None or dc.name not in wanted):
+                continue
+            out[uuid] = VmView(vm.ref.id, vm.name, uuid, dc.name if dc is not None else "")
+        return out
 
     def placement(self, moid: str, subject: str) -> Placement:
+        """Zone and region of the VM, by the CPI's lookups: from its host, its resource pool, itself."""
         ref = ObjectRef("VirtualMachine", moid)
-        if ref not in self.inventory.vms:
+        vm = self.inventory.vms.get(ref)
+        if vm is None:
             raise TopologyError(f"{subject}: VM {moid} is not in the inventory")
-        ancestors = self.inventory.ancestors(ref)
-        describe = {a: f"{a.type} {self._name(a)}" for a in ancestors}
-        return placement_of(
-            ancestors,
-            self.zone_tags,
-            self.region_tags,
+        inv = self.inventory
+        host_chain = inv.chain(vm.host) if vm.host is not None else None
+        pool_chain = inv.chain(vm.resource_pool) if vm.resource_pool is not None else None
+        vm_chain = inv.chain(ref)
+        seen = {a for c in (host_chain, pool_chain, vm_chain) for a in c or ()}
+        return zone_by_vm(
+            host_chain=host_chain,
+            pool_chain=pool_chain,
+            vm_chain=vm_chain,
+            attached=self.tags,
             zone_category=self.zone_category,
             region_category=self.region_category,
             subject=subject,
-            describe=describe,
+            describe={a: f"{a.type} {inv.name_of(a)}" for a in seen},
         )
 
-    def _name(self, ref: ObjectRef) -> str:
-        obj = self.inventory.objects.get(ref)
-        return obj.name if obj is not None else ref.id
 
-
-Carried = dict[ObjectRef, frozenset[str]]
-
-
-def _tags_by_object(tagging: TaggingClient, zone_category: str, region_category: str) -> tuple[Carried, Carried]:
-    """(zone, region) tag names per object: one category listing and one attached-objects call serve both."""
+def _tags_by_object(
+    tagging: TaggingClient, zone_category: str, region_category: str
+) -> dict[ObjectRef, frozenset[Tag]]:
+    """The zone and region tags on each object: one category listing and one attached-objects call serve both."""
     by_name = {c.name: c for c in tagging.categories()}
-    tag_of: dict[str, tuple[str, str]] = {}  # tag id -> (category name, tag name)
+    tag_of: dict[str, Tag] = {}  # tag id -> its category and name
     for category in (zone_category, region_category):
         found = by_name.get(category)
         if found is None:
             raise TopologyError(f"tag category {category!r} does not exist in vCenter {tagging.conn.endpoint.host}")
-        tag_of.update({t.id: (category, t.name) for t in tagging.tags_for_category(found.id)})
-    carried: dict[str, dict[ObjectRef, set[str]]] = {zone_category: {}, region_category: {}}
+        tag_of.update({t.id: Tag(category, t.name) for t in tagging.tags_for_category(found.id)})
+    carried: dict[ObjectRef, set[Tag]] = {}
     for tag_id, objects in tagging.attached_objects(list(tag_of)).items():
-        category, name = tag_of[tag_id]
         for obj in objects:
-            carried[category].setdefault(obj, set()).add(name)
-    zone, region = (
-        {ref: frozenset(names) for ref, names in carried[c].items()} for c in (zone_category, region_category)
-    )
-    return zone, region
+            carried.setdefault(obj, set()).add(tag_of[tag_id])
+    return {ref: frozenset(tags) for ref, tags in carried.items()}
 
 
 def read_snapshot(conn: VCenterConnection, zone_category: str, region_category: str) -> Snapshot:
-    zone_tags, region_tags = _tags_by_object(TaggingClient(conn), zone_category, region_category)
     return Snapshot(
         inventory=read_inventory(conn),
-        zone_tags=zone_tags,
-        region_tags=region_tags,
+        tags=_tags_by_object(TaggingClient(conn), zone_category, region_category),
         zone_category=zone_category,
         region_category=region_category,
         taken_at=time.monotonic(),

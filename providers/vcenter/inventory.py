@@ -1,9 +1,10 @@
 """One batched read of the vCenter inventory: every object a zone lookup or a node binding needs.
 
 A ContainerView over the root folder and one PropertyCollector retrieval (paged)
-return name and parent of datacenters, folders, compute resources and hosts,
-and the identity and host of every VM: a constant number of round trips,
-whatever the number of nodes.
+return name and parent of datacenters, folders, compute resources, hosts,
+resource pools and vApps, and the identity, host, resource pool and parent of
+every VM: a constant number of round trips, whatever the number of nodes. These
+are exactly the chains the CPI's zone lookup walks (host, pool, VM).
 """
 
 from __future__ import annotations
@@ -16,8 +17,18 @@ from pyVmomi import vim, vmodl
 from .connection import VCenterConnection
 from .tagging import ObjectRef
 
-_CONTAINERS = (vim.Datacenter, vim.Folder, vim.ComputeResource, vim.HostSystem)
-_VM_PROPS = ["name", "parent", "runtime.host", "config.uuid", "config.instanceUuid", "config.template"]
+# ResourcePool includes VirtualApp (a subtype), as the view matches subtypes.
+_CONTAINERS = (vim.Datacenter, vim.Folder, vim.ComputeResource, vim.HostSystem, vim.ResourcePool)
+_VM_PROPS = [
+    "name",
+    "parent",
+    "parentVApp",
+    "resourcePool",
+    "runtime.host",
+    "config.uuid",
+    "config.instanceUuid",
+    "config.template",
+]
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,7 @@ class VmInfo:
     instance_uuid: str
     host: ObjectRef | None
     template: bool = False
+    resource_pool: ObjectRef | None = None  # a ResourcePool or VirtualApp
 
 
 @dataclass
@@ -53,6 +65,23 @@ class Inventory:
             chain.append(current)
             current = self._parent(current)
         return chain
+
+    def chain(self, ref: ObjectRef | None) -> list[ObjectRef]:
+        """The object itself, then each parent up to the root folder, as govmomi's ``mo.Ancestors`` gives
+        them nearest first (a VM in a vApp continues through the vApp)."""
+        out: list[ObjectRef] = []
+        current = ref
+        while current is not None and current not in out:
+            out.append(current)
+            current = self._parent(current)
+        return out
+
+    def datacenter_of(self, ref: ObjectRef) -> InventoryObject | None:
+        return next((self.objects[a] for a in self.chain(ref) if a.type == "Datacenter" and a in self.objects), None)
+
+    def name_of(self, ref: ObjectRef) -> str:
+        obj = self.objects.get(ref)
+        return obj.name if obj is not None else ref.id
 
     def _parent(self, ref: ObjectRef) -> ObjectRef | None:
         obj = self.objects.get(ref)
@@ -112,6 +141,8 @@ def _add(inventory: Inventory, obj: Any) -> None:
     parent = props.get("parent")
     if ref.type == "VirtualMachine":
         host = props.get("runtime.host")
+        pool = props.get("resourcePool")
+        parent = parent or props.get("parentVApp")
         inventory.vms[ref] = VmInfo(
             ref=ref,
             name=str(props.get("name", "")),
@@ -119,5 +150,6 @@ def _add(inventory: Inventory, obj: Any) -> None:
             instance_uuid=str(props.get("config.instanceUuid") or "").lower(),
             host=_ref(host) if host is not None else None,
             template=bool(props.get("config.template")),
+            resource_pool=_ref(pool) if pool is not None else None,
         )
     inventory.objects[ref] = InventoryObject(ref, str(props.get("name", "")), _ref(parent) if parent else None)

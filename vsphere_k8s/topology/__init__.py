@@ -10,19 +10,21 @@ from .uuids import (
     swap_uuid_byte_order,
     uuid_from_provider_id,
 )
-from .zones import Placement, TopologyError, nearest_tag, placement_of
+from .zones import AmbiguousTopologyError, Placement, Tag, TopologyError, lookup_zone_by_moref, zone_by_vm
 
 __all__ = [
     "PROVIDER_PREFIX",
+    "AmbiguousTopologyError",
     "Placement",
+    "Tag",
     "TopologyError",
     "UuidError",
     "bios_uuid_candidates",
     "labels",
-    "nearest_tag",
+    "lookup_zone_by_moref",
     "normalize_uuid",
-    "placement_of",
     "provider_id",
     "swap_uuid_byte_order",
     "uuid_from_provider_id",
+    "zone_by_vm",
 ]
