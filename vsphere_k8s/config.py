@@ -310,10 +310,16 @@ class NodeShape(Model):
     # Addresses reserved per zone in the static range, so that growing this
     # pool never moves the addresses of pools listed after it.
     reserve_per_zone: int | None = Field(default=None, ge=1)
+    # CPU and memory grow on the running VM (vSphere hot-add, which the guest OS must support);
+    # off, a new cpus/memoryMib rolls the pool's nodes instead.
+    hot_add: bool = False
 
 
 class ControlPlanePool(NodeShape):
     replicas: dict[DnsLabel, Annotated[int, Field(ge=0, le=5)]] = Field(min_length=1)
+    # Replacing a node of a one-node control plane leaves etcd without quorum while its new
+    # member joins: such a roll needs this opt-in.
+    allow_unsafe_roll: bool = False
 
     @property
     def count(self) -> int:
@@ -324,6 +330,13 @@ class WorkerPool(NodeShape):
     name: DnsLabel
     replicas: dict[DnsLabel, Annotated[int, Field(ge=0, le=500)]] = Field(min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
+    # The kubelets' version; by default the control plane's (kubernetes.version). Pinned to the
+    # old version while the control plane moves first, then bumped.
+    kubernetes_version: KubernetesVersion | None = None
+    # A roll makes maxSurge new nodes at once, each batch Ready before the next, and retires the
+    # old ones in the same batches once every replacement is Ready (Pulumi deletes after creating):
+    # the pool never has fewer than its replicas available.
+    max_surge: int = Field(default=1, ge=1, le=100)
 
     @property
     def count(self) -> int:
@@ -338,6 +351,10 @@ class NodePools(Model):
     # counts as created (the vSphere provider's own default: 5). 0 does not wait: for guests
     # that never report one (a simulator, an image without open-vm-tools).
     wait_for_guest_net_minutes: int = Field(default=5, ge=0, le=60)
+    # Day 2: how long a new node may take to be Ready (and its etcd member healthy), and how long
+    # a drain may wait on PodDisruptionBudgets, before the `up` fails naming what blocks.
+    ready_timeout_seconds: int = Field(default=900, ge=10, le=7200)
+    drain_timeout_seconds: int = Field(default=600, ge=10, le=7200)
 
 
 # --------------------------------------------------------------------------- Kubernetes
@@ -346,6 +363,25 @@ class NodePools(Model):
 class Cni(Model):
     name: Literal["calico", "cilium", "none"] = "calico"
     version: NonEmpty = "v3.28.2"
+
+
+class EtcdAccess(Model):
+    """How the program reaches the control plane's etcd (mode existing): client URLs and a client cert."""
+
+    endpoints: list[Annotated[str, Field(pattern=r"^https?://\S+$")]] = Field(min_length=1)
+    ca_cert: str | None = None  # PEM; required with https endpoints
+    client_cert: str | None = None  # PEM
+    client_key: SecretStr | None = None  # PEM (`pulumi config set --secret --path kubernetes.etcd.clientKey`)
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> EtcdAccess:
+        if any(e.startswith("https://") for e in self.endpoints) and None in (
+            self.ca_cert,
+            self.client_cert,
+            self.client_key,
+        ):
+            raise ValueError("https endpoints need caCert, clientCert and clientKey")
+        return self
 
 
 class Kubernetes(Model):
@@ -366,6 +402,8 @@ class Kubernetes(Model):
     kubeconfig: SecretStr | None = None
     # The NIC kube-vip announces the VIP on; by default the one routing to it, found at boot.
     vip_interface: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{1,15}$")] | None = None
+    # The control plane's etcd, for removing the member of a retired control-plane node.
+    etcd: EtcdAccess | None = None
 
     @property
     def minor(self) -> int:

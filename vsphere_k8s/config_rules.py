@@ -368,6 +368,13 @@ def cloud_provider_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
                 yield ConfigIssue(f"{path}.{key}", "required: the CPI refuses a load balancer config without it")
 
 
+def skew_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """Kubelets against the API server; the step from the running versions is checked at roll time."""
+    from .plan import skew
+
+    yield from skew.config_issues(skew.versions_of(cfg))
+
+
 def _has_zone(cfg: StackConfig, name: str) -> bool:
     return any(z.name == name for z in cfg.topology.zones)
 
@@ -386,6 +393,7 @@ RULES: tuple[Rule, ...] = (
     bootstrap_rules,
     node_name_rules,
     cloud_provider_rules,
+    skew_rules,
 )
 
 

@@ -15,6 +15,11 @@ MAX_MINOR = 36
 # kubeadm 1.31 introduced v1beta4 (extraArgs as lists of {name, value});
 # v1beta3 is what 1.22-1.30 read.
 V1BETA4_SINCE_MINOR = 31
+# Kubernetes' version skew policy (1.28+): a kubelet may be up to three minors older than the
+# API server, never newer; the control plane moves one minor per upgrade.
+KUBELET_MAX_MINORS_BEHIND = 3
+CONTROL_PLANE_MINORS_PER_UPGRADE = 1
+
 # kubeadm 1.29 split admin.conf (now RBAC-bound) from super-admin.conf (system:masters).
 SUPER_ADMIN_SINCE_MINOR = 29
 

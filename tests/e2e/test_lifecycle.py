@@ -40,6 +40,11 @@ def _vms(e2e: E2E) -> dict[str, Any]:
 
 
 def _nodes(e2e: E2E) -> dict[str, dict[str, Any]]:
+def _named(e2e: E2E, stem: str) -> str:
+    """The planned node name (ending in its generation) of ``stem`` ("local-cp-local-a-0")."""
+    return next(n for n in e2e.expected if n.rsplit("-", 1)[0] == stem)
+
+
     """Every Node as the API server serialises it (camelCase keys)."""
     items = client.ApiClient().sanitize_for_serialization(e2e.world.core().list_node())["items"]
     return {n["metadata"]["name"]: n for n in items}
@@ -127,7 +132,7 @@ def test_2_up_creates_everything_and_the_cpi_and_bindings_agree(e2e: E2E) -> Non
         for r in cluster.configurationEx.rule
         if isinstance(r, vim.cluster.AntiAffinityRuleSpec)
     ]
-    assert any({vm.name for vm in r.vm} == {"local-general-local-a-0", "local-general-local-a-1"} for r in rules)
+    assert any({vm.name for vm in r.vm} == {_named(e2e, f"local-general-local-a-{i}") for i in (0, 1)} for r in rules)
 
 
 def _clusters(e2e: E2E) -> list[Any]:
@@ -170,7 +175,7 @@ def test_3b_the_policy_pack_runs_as_the_cli_runs_it(e2e: E2E) -> None:
 def test_4_drift_shows_in_preview_and_up_repairs_it(e2e: E2E) -> None:
     e2e.cli.run("config", "set", "--path", "nodeBinding.mode", "enforce")
     e2e.cli.run("up", "--yes", "--skip-preview")
-    victim = "local-general-local-b-0"
+    victim = _named(e2e, "local-general-local-b-0")
     right = _labels(_nodes(e2e)[victim])[ZONE]
     # A hand edit of both zone labels (the CPI rewrites a GA label to its beta twin's value, so an
     # edit of the GA label alone is undone within a second: checked here too).
@@ -187,7 +192,7 @@ def test_4_drift_shows_in_preview_and_up_repairs_it(e2e: E2E) -> None:
 
 
 def test_5_refresh_survives_out_of_band_deletion(e2e: E2E) -> None:
-    vm = _vms(e2e)["local-general-local-c-0"]
+    vm = _vms(e2e)[_named(e2e, "local-general-local-c-0")]
     task = vm.PowerOffVM_Task()
     _wait("power off", lambda: task.info.state in {"success", "error"})
     task = vm.Destroy_Task()
@@ -196,7 +201,7 @@ def test_5_refresh_survives_out_of_band_deletion(e2e: E2E) -> None:
     assert "deleted" in out or "delete" in out
     # The next up puts it back.
     e2e.cli.run("up", "--yes", "--skip-preview")
-    assert "local-general-local-c-0" in _vms(e2e)
+    assert _named(e2e, "local-general-local-c-0") in _vms(e2e)
 
 
 def test_6_state_holds_no_credential_in_plaintext(e2e: E2E) -> None:
@@ -217,7 +222,7 @@ def test_7_destroy_removes_exactly_what_the_stack_made(e2e: E2E) -> None:
     category = tagging.create_category("planted-category", "SINGLE", ["ClusterComputeResource"])
     planted = tagging.create_tag("planted-tag", category)
     tagging.attach(planted, target)
-    victim = "local-cp-local-a-0"
+    victim = _named(e2e, "local-cp-local-a-0")
     e2e.world.core().patch_node(victim, {"metadata": {"labels": {"example.com/planted": "yes"}}})
 
     e2e.cli.run("destroy", "--yes", "--skip-preview")

@@ -29,8 +29,18 @@ GET_VM = "vsphere:index/getVirtualMachine:getVirtualMachine"
 
 
 def _vms(run: OfflineRun | Recording) -> dict[str, Registration]:
+def _stem(name: str) -> str:
+    """A node's name without its generation suffix: "sim-cp-sim-a-0"."""
+    return name.rsplit("-", 1)[0]
+
+
     recording = run.recording if isinstance(run, OfflineRun) else run
-    return {r.inputs["name"]: r for r in recording.of_type(VM)}
+    """The VMs by the stem of their names (pool, zone, ordinal)."""
+    return {_stem(r.inputs["name"]): r for r in recording.of_type(VM)}
+
+
+def _uuid(vms: dict[str, Registration], stem: str) -> str:
+    return stable_uuid("vm", vms[stem].inputs["name"])
 
 
 def _tag_id(resource_name: str) -> str:
@@ -46,9 +56,9 @@ def _guestinfo(vm: Registration) -> tuple[dict[str, Any], str]:
 def test_every_node_vm_has_what_the_cpi_and_csi_need(sim: OfflineRun) -> None:
     vms = _vms(sim)
     cfg = load(offline_config("sim"), stack="sim")
-    assert sorted(vms) == sorted(n.name for n in plan_nodes(cfg))
+    assert sorted(vms) == sorted(_stem(n.name) for n in plan_nodes(cfg))
     for node in plan_nodes(cfg):
-        vm = vms[node.name].inputs
+        vm = vms[_stem(node.name)].inputs
         assert vm["enableDiskUuid"] is True
         assert vm["hardwareVersion"] >= 15
         assert vm["numCpus"] == node.shape.cpus
@@ -72,7 +82,7 @@ def test_vms_are_placed_in_their_zones_cluster_datastore_and_network(sim: Offlin
     dc = _dc_id()
     for node in plan_nodes(cfg):
         zone = cfg.zone(node.zone)
-        vm = _vms(sim)[node.name].inputs
+        vm = _vms(sim)[_stem(node.name)].inputs
         rp = f"resgroup-{stable_id('rp', dc, zone.compute_cluster)}"
         assert vm["resourcePoolId"] == rp, node.name
         assert vm["datastoreId"] == f"datastore-{stable_id('datastore', dc, zone.datastore)}"
@@ -85,7 +95,7 @@ def test_vms_are_placed_in_their_zones_cluster_datastore_and_network(sim: Offlin
 def test_guestinfo_carries_identity_network_and_user_data_as_a_secret(sim: OfflineRun) -> None:
     cfg = load(offline_config("sim"), stack="sim")
     for node in plan_nodes(cfg):
-        vm = _vms(sim)[node.name]
+        vm = _vms(sim)[_stem(node.name)]
         assert "extraConfig" in vm.secret_inputs
         assert "extraConfig" in vm.additional_secret_outputs
         assert vm.inputs["extraConfig"]["guestinfo.metadata.encoding"] == "base64"
@@ -113,7 +123,7 @@ def test_vms_use_their_vcenters_provider_and_pool_parent(sim: OfflineRun) -> Non
         assert vm.provider.startswith(provider.urn)
         assert vm.parent == pools["sim-cp" if name.startswith("sim-cp-") else "sim-general"].urn
     outputs = pools["sim-cp"].component_outputs["vms"]
-    assert outputs["cp-sim-a-0"]["uuid"] == stable_uuid("vm", "sim-cp-sim-a-0")
+    assert outputs["cp-sim-a-0"]["uuid"] == _uuid(_vms(sim), "sim-cp-sim-a-0")
     assert outputs["cp-sim-a-0"]["moid"].startswith("vm-")
 
 
@@ -131,13 +141,14 @@ def _crowded() -> dict[str, Any]:
 def test_anti_affinity_keeps_a_pools_vms_in_one_cluster_apart() -> None:
     run = run_program(_crowded(), stack="sim")
     rules = {r.name: r for r in run.recording.of_type(RULE)}
+    vms = _vms(run)
     assert set(rules) == {"sim-cp-anti-affinity-DC0-DC0_C0", "sim-general-anti-affinity-DC0-DC0_C0"}
     cp = rules["sim-cp-anti-affinity-DC0-DC0_C0"].inputs
-    assert sorted(cp["virtualMachineIds"]) == sorted(stable_uuid("vm", f"sim-cp-sim-a-{i}") for i in range(3))
+    assert sorted(cp["virtualMachineIds"]) == sorted(_uuid(vms, f"sim-cp-sim-a-{i}") for i in range(3))
     assert cp["mandatory"] is True
     assert cp["computeClusterId"] == f"domain-c-{stable_id('cluster', _dc_id(), 'DC0_C0')}"
     workers = rules["sim-general-anti-affinity-DC0-DC0_C0"].inputs
-    assert sorted(workers["virtualMachineIds"]) == sorted(stable_uuid("vm", f"sim-general-sim-a-{i}") for i in range(2))
+    assert sorted(workers["virtualMachineIds"]) == sorted(_uuid(vms, f"sim-general-sim-a-{i}") for i in range(2))
     assert workers["mandatory"] is False
     assert cp["name"] != workers["name"]
 
@@ -157,7 +168,7 @@ def test_host_group_zone_pins_vms_to_its_hosts() -> None:
     groups = run.recording.by_name("sim-cp-host-group-sim-a").inputs
     assert sorted(groups["hostSystemIds"]) == sorted(host.values())
     vm_group = run.recording.by_name("sim-cp-vm-group-sim-a").inputs
-    assert sorted(vm_group["virtualMachineIds"]) == sorted(stable_uuid("vm", f"sim-cp-sim-a-{i}") for i in range(3))
+    assert sorted(vm_group["virtualMachineIds"]) == sorted(_uuid(vms, f"sim-cp-sim-a-{i}") for i in range(3))
     rule = run.recording.by_name("sim-cp-vm-host-rule-sim-a").inputs
     assert (rule["vmGroupName"], rule["affinityHostGroupName"], rule["mandatory"]) == (
         vm_group["name"],
@@ -264,9 +275,9 @@ def test_user_data_is_taken_per_node_key_and_kept_secret() -> None:
 
     recording = _direct(build)
     vms = _vms(recording)
-    assert set(vms) == {n.name for n in nodes}
+    assert set(vms) == {_stem(n.name) for n in nodes}
     for node in nodes:
-        vm = vms[node.name]
+        vm = vms[_stem(node.name)]
         assert _guestinfo(vm)[1] == f"#cloud-config\nhostname: {node.name}\n# {node.key}\n"
         assert vm.inputs["tags"] == [f"zone-tag-{node.zone}", "region-tag"]
         assert vm.name == f"np-vm-{node.zone}-{node.ordinal}"
