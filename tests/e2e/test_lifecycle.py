@@ -39,12 +39,12 @@ def _vms(e2e: E2E) -> dict[str, Any]:
         view.Destroy()
 
 
-def _nodes(e2e: E2E) -> dict[str, dict[str, Any]]:
 def _named(e2e: E2E, stem: str) -> str:
     """The planned node name (ending in its generation) of ``stem`` ("local-cp-local-a-0")."""
     return next(n for n in e2e.expected if n.rsplit("-", 1)[0] == stem)
 
 
+def _nodes(e2e: E2E) -> dict[str, dict[str, Any]]:
     """Every Node as the API server serialises it (camelCase keys)."""
     items = client.ApiClient().sanitize_for_serialization(e2e.world.core().list_node())["items"]
     return {n["metadata"]["name"]: n for n in items}

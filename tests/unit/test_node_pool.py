@@ -28,14 +28,14 @@ RULE = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffin
 GET_VM = "vsphere:index/getVirtualMachine:getVirtualMachine"
 
 
-def _vms(run: OfflineRun | Recording) -> dict[str, Registration]:
 def _stem(name: str) -> str:
     """A node's name without its generation suffix: "sim-cp-sim-a-0"."""
     return name.rsplit("-", 1)[0]
 
 
-    recording = run.recording if isinstance(run, OfflineRun) else run
+def _vms(run: OfflineRun | Recording) -> dict[str, Registration]:
     """The VMs by the stem of their names (pool, zone, ordinal)."""
+    recording = run.recording if isinstance(run, OfflineRun) else run
     return {_stem(r.inputs["name"]): r for r in recording.of_type(VM)}
 
 
@@ -140,8 +140,8 @@ def _crowded() -> dict[str, Any]:
 
 def test_anti_affinity_keeps_a_pools_vms_in_one_cluster_apart() -> None:
     run = run_program(_crowded(), stack="sim")
-    rules = {r.name: r for r in run.recording.of_type(RULE)}
     vms = _vms(run)
+    rules = {r.name: r for r in run.recording.of_type(RULE)}
     assert set(rules) == {"sim-cp-anti-affinity-DC0-DC0_C0", "sim-general-anti-affinity-DC0-DC0_C0"}
     cp = rules["sim-cp-anti-affinity-DC0-DC0_C0"].inputs
     assert sorted(cp["virtualMachineIds"]) == sorted(_uuid(vms, f"sim-cp-sim-a-{i}") for i in range(3))
