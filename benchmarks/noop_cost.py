@@ -1,0 +1,195 @@
+"""No-op cost through the real engine: a second ``pulumi up`` and a ``pulumi preview --refresh`` of an N-node stack.
+
+The world (tests/support/world's pieces): vcsim of the benchmarks' layout (``engine_world``), etcd,
+an audited kube-apiserver, kube-controller-manager and kube-scheduler, kwok, and the node agent
+playing each VM's kubelet. No CPI: the stack's NodeBindings run in ``enforce`` mode, so they write
+providerID and labels themselves (the CPI alone is measured in ``cpi_race``).
+
+The stack is :func:`~benchmarks.engine_world.bench_config` of N nodes in ``existing`` mode (the
+world's cluster, its kubeconfig as secret config). A first ``pulumi up`` creates the N VMs (so vcsim
+then holds N VMs more) and binds the nodes; it is timed but is not the figure. Then, nothing having
+changed: ``pulumi up`` again and ``pulumi preview --refresh``, each timed, with the vCenter round
+trips and logins of the dynamic providers (``counting_host``: the dynamic-provider host with
+counters) and the API server's reads and writes by the stack's own clients (the audit log, without
+the world's controllers, kwok and the node agent). Importing does no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .engine_world import BenchControlPlane, count_requests, stack_document
+
+AGENT_UA = "bench-node-agent"
+# The world's own API clients (not the stack's): left out of the counts.
+WORLD_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kube-apiserver", "kwok", AGENT_UA)
+SAME = re.compile(r"(\d+) unchanged")
+
+
+@dataclass(frozen=True)
+class CommandFigures:
+    command: str
+    nodes: int
+    seconds: float
+    round_trips: int
+    logins: int
+    api_reads: int
+    api_writes: int
+    changes: str  # the CLI's summary line(s)
+    clients: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+def summary(output: str) -> str:
+    """The 'Resources:' block of a CLI run, on one line."""
+    lines = output.splitlines()
+    if "Resources:" not in [x.strip() for x in lines]:
+        return "?"
+    start = [x.strip() for x in lines].index("Resources:")
+    out = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        out.append(line.strip())
+    return ", ".join(out)
+
+
+@dataclass
+class NoopWorld:
+    workdir: Path
+    sim: Any = None
+    target: Any = None
+    plane: BenchControlPlane | None = None
+    kwok: Any = None
+    agent: Any = None
+    expected: dict[str, bool] = field(default_factory=dict)
+
+    def start(self) -> NoopWorld:
+        from kubernetes import client
+        from kubernetes import config as kube_config
+
+        from providers.vcenter.connection import VCenterConnection
+        from tests.support.world.kubelets import NodeAgent, kwok_process, vm_uuids
+
+        from .engine_world import bench_vcsim, prepare_templates
+
+        try:
+            (self.workdir / "vcsim").mkdir(parents=True, exist_ok=True)
+            self.sim = bench_vcsim(self.workdir / "vcsim")
+            self.target = self.sim.start(timeout=180)
+            prepare_templates(self.target)
+            self.plane = BenchControlPlane(self.workdir / "cluster").start(controllers=True)
+            self.kwok = kwok_process(self.plane.workdir, self.plane.kubeconfig)
+            self.kwok.start()
+            api = kube_config.new_client_from_config(str(self.plane.kubeconfig))
+            api.user_agent = AGENT_UA
+            conn = VCenterConnection(self.target.endpoint())
+            self.agent = NodeAgent(
+                client.CoreV1Api(api),
+                lambda: vm_uuids(conn.service_content()),
+                lambda: self.expected,
+                log_path=self.workdir / "logs" / "node-agent.log",
+            )
+            self.agent.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for stop in (
+            self.agent.stop if self.agent else None,
+            self.kwok.stop if self.kwok else None,
+            self.plane.stop if self.plane else None,
+            self.sim.stop if self.sim else None,
+        ):
+            if stop is not None:
+                stop()
+
+
+def stack_config(nodes: int, port: int) -> dict[str, Any]:
+    from .engine_world import bench_config
+
+    raw = bench_config(
+        nodes,
+        port,
+        kubernetes={"version": "1.36.3", "mode": "existing"},
+        nodeBinding={"mode": "enforce", "timeoutSeconds": 600},
+    )
+    raw["nodePools"]["waitForGuestNetMinutes"] = 0  # the simulator's guests never report an address
+    return raw
+
+
+def _timed(cli: Any, world: NoopWorld, stats: Path, nodes: int, name: str, *args: str) -> CommandFigures:
+    from .counting_host import read_stats
+
+    assert world.plane is not None
+    shutil.rmtree(stats, ignore_errors=True)
+    offset = world.plane.audit_offset()
+    started = time.perf_counter()
+    proc = cli.run(*args)
+    seconds = time.perf_counter() - started
+    time.sleep(0.5)  # the audit log is written as requests complete; let the last lines land
+    counts = count_requests(world.plane.audit_since(offset), exclude=WORLD_CLIENTS)
+    host = read_stats(stats)
+    return CommandFigures(
+        command=name,
+        nodes=nodes,
+        seconds=seconds,
+        round_trips=sum(h["soap_calls"] + h["rest_calls"] for h in host),
+        logins=sum(h["soap_logins"] + h["rest_logins"] for h in host),
+        api_reads=counts.reads,
+        api_writes=counts.writes,
+        changes=summary(proc.stdout),
+        clients=counts.by_client,
+    )
+
+
+def measure(nodes: int, workdir: Path) -> list[CommandFigures]:
+    """First up (info), second up and preview --refresh of an N-node stack on a world of its own."""
+    from tests.support.world.project import planned_nodes
+    from toolchain.manifest import REPO_ROOT
+
+    from .counting_host import STATS_ENV, launcher
+    from .engine_world import open_project
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    world = NoopWorld(workdir).start()
+    try:
+        assert world.plane is not None
+        raw = stack_config(nodes, world.target.port)
+        kubeconfig = world.plane.kubeconfig.read_text()
+        cli = open_project(workdir, raw, world.target, secrets={"kubernetes.kubeconfig": kubeconfig})
+        stats = workdir / "host-stats"
+        cli.env[STATS_ENV] = str(stats)
+        script = workdir / "bin" / "pulumi-resource-pulumi-python"
+        script.unlink()
+        script.write_text(launcher(REPO_ROOT / ".venv" / "bin" / "python", REPO_ROOT))
+        script.chmod(0o755)
+        planning = dict(raw, credentials={"vc": {"username": "planner@vsphere.local", "password": "-"}})
+        planning["kubernetes"] = dict(raw["kubernetes"], kubeconfig=kubeconfig)
+        stack_file = workdir / "planned.yaml"
+        stack_file.write_text(yaml.safe_dump(stack_document(planning)))
+        world.expected.update(planned_nodes(stack_file, {"credentials": planning["credentials"]}))
+        first = _timed(cli, world, stats, nodes, "first up (creates)", "up", "--yes", "--skip-preview")
+        second = _timed(cli, world, stats, nodes, "second up (no-op)", "up", "--yes", "--skip-preview")
+        refresh = _timed(cli, world, stats, nodes, "preview --refresh", "preview", "--refresh")
+        return [first, second, refresh]
+    finally:
+        world.stop()
+
+
+def run(sizes: Sequence[int], workdir: Path, progress: Callable[[str], None] | None = None) -> list[CommandFigures]:
+    out = []
+    for n in sizes:
+        if progress:
+            progress(f"no-op: {n} nodes (first up, second up, preview --refresh)")
+        out.extend(measure(n, workdir / f"noop-{n}"))
+    return out
