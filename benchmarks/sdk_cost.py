@@ -18,9 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .child import run_child
+from vsphere_k8s.facts import VM_TYPE
 
-VM_TYPE = "vsphere:index/virtualMachine:VirtualMachine"
+from .child import run_child
 
 
 @dataclass(frozen=True)

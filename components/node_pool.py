@@ -16,14 +16,13 @@ import pulumi
 import pulumi_vsphere as vsphere
 
 from vsphere_k8s.config import StackConfig, Zone
+from vsphere_k8s.facts import MIN_HARDWARE_VERSION
 from vsphere_k8s.plan.addresses import CONTROL_PLANE
 from vsphere_k8s.plan.nodes import NodePlan
 from vsphere_k8s.plan.placement import anti_affinity_groups, initial_host
 from vsphere_k8s.render import guestinfo
 
 from .lookups import LookupFailed, VSphereLookups
-
-MIN_HARDWARE_VERSION = 15  # the CSI driver's floor (vmx-15, vSphere 6.7U3)
 
 
 @dataclass

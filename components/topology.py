@@ -19,6 +19,7 @@ import pulumi_vsphere as vsphere
 from providers.tag_attachment.resource import TagAttachment, TagAttachmentArgs
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.plan.placement import TagPlacement, TagTarget, tag_placements
+from vsphere_k8s.topology import labels
 
 # What the categories may be attached to: the ancestors the CPI and CSI walk
 # (host, cluster, datacenter, folders) and the node VMs themselves.
@@ -88,7 +89,7 @@ class Topology(pulumi.ComponentResource):
         resource = vsphere.TagCategory(
             f"{name}-{kind}-category-{vc}",
             name=category,
-            description=f"Kubernetes {kind} (topology.kubernetes.io/{kind}) for the CPI and CSI",
+            description=f"Kubernetes {kind} ({labels.ZONE if kind == 'zone' else labels.REGION}) for the CPI and CSI",
             cardinality=CARDINALITY,
             associable_types=list(ASSOCIABLE_TYPES),
             opts=pulumi.ResourceOptions(parent=self, provider=provider),

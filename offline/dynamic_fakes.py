@@ -11,6 +11,7 @@ from typing import Any
 from pulumi.runtime import mocks as pmocks
 
 from vsphere_k8s.topology.labels import topology_labels
+from vsphere_k8s.topology.uuids import PROVIDER_PREFIX
 
 from .ids import stable_id
 from .recording import unwrap_secrets
@@ -26,7 +27,7 @@ def node_binding(args: pmocks.MockResourceArgs) -> dict[str, Any]:
         "__id": f"{arg('server')}/{arg('node_name')}",
         "bound_vm": arg("vm_moid"),
         "bound_vm_name": arg("node_name"),
-        "provider_id": f"vsphere://{str(arg('vm_uuid')).lower()}",
+        "provider_id": PROVIDER_PREFIX + str(arg("vm_uuid")).lower(),
         "zone": zone,
         "region": region,
         "labels": labels,

@@ -17,10 +17,11 @@ from typing import Any
 
 import yaml
 
+from vsphere_k8s.facts import VM_TYPE
+
 from .recording import Recording, Registration
 
 STACK_TYPE = "pulumi:pulumi:Stack"
-VM_TYPE = "vsphere:index/virtualMachine:VirtualMachine"
 SECRET_MARK = "[secret]"  # noqa: S105 - a mask, not a password
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from pulumi.runtime import mocks as pmocks
 
+from vsphere_k8s.facts import VM_TYPE
+
 from . import dynamic_fakes, tls_random_fakes
 from .ids import stable_id, stable_uuid
 
@@ -120,7 +122,7 @@ def _install_defaults(m: VSphereMocks) -> None:
             "vmwareToolsStatus": "guestToolsRunning",
         }
 
-    m.resources[f"{inv}virtualMachine:VirtualMachine"] = vm
+    m.resources[VM_TYPE] = vm
     # TagAttachment (providers/tag_attachment): as after a clean create, every target attached and owned.
     m.resources["pulumi-python:dynamic/vsphere:TagAttachment"] = dynamic_fakes.tag_attachment
     # NodeBinding (providers/node_binding): as after a clean bind to the VM the stack created.

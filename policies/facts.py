@@ -15,9 +15,11 @@ from typing import Any
 
 import yaml
 
+from vsphere_k8s.facts import VM_TYPE
+
 from .view import UNKNOWN, ResourceView, is_unknown, of_type, referenced
 
-VM = "vsphere:index/virtualMachine:VirtualMachine"
+VM = VM_TYPE
 TAG = "vsphere:index/tag:Tag"
 TAG_CATEGORY = "vsphere:index/tagCategory:TagCategory"
 ANTI_AFFINITY = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffinityRule"

@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 from .config import StackConfig
 from .errors import ConfigIssue
+from .facts import CONTROL_PLANE_SIZES, CONTROL_PLANE_SIZES_SAID
 from .plan.addresses import CONTROL_PLANE, reservations_for_zone
 
 Rule = Callable[[StackConfig], Iterable[ConfigIssue]]
-
-CONTROL_PLANE_SIZES = (1, 3, 5)
 
 
 def _dupes(names: Iterable[str]) -> list[str]:
@@ -115,7 +114,7 @@ def control_plane_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
     if cp.count not in CONTROL_PLANE_SIZES:
         yield ConfigIssue(
             "nodePools.controlPlane.replicas",
-            f"adds up to {cp.count} nodes; etcd needs an odd quorum of 1, 3 or 5",
+            f"adds up to {cp.count} nodes; etcd needs an odd quorum of {CONTROL_PLANE_SIZES_SAID}",
         )
     for pool in cfg.node_pools.workers:
         if pool.count == 0:

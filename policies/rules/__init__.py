@@ -19,21 +19,21 @@ pack (``__main__.py``) and the offline preview run.
 
 from __future__ import annotations
 
+from vsphere_k8s.facts import CONTROL_PLANE_SIZES_SAID, MIN_HARDWARE_VERSION
+
 from .base import CATEGORY_CONFIG, Level, Policy, ResourceRule, StackRule, Violation
 from .credentials import credential_paths, credentials_in_secrets
 from .in_tree import IN_TREE_PROVISIONER, no_in_tree_cloud_provider
-from .node_vms import MIN_HARDWARE_VERSION, vm_disk_uuid_and_hardware
+from .node_vms import vm_disk_uuid_and_hardware
 from .storage import single_default_storage_class, storage_class_topologies
 from .tag_categories import NODE_BINDING, categories_consistent, tag_category_single
 from .tls import tls_verified
 from .versions import versions_supported
 from .wiring import cpi_credentials_wired, cpi_daemonset_wiring, explicit_providers
-from .zones import CONTROL_PLANE_SIZES, control_plane_quorum_spread, vm_single_zone_and_region
+from .zones import control_plane_quorum_spread, vm_single_zone_and_region
 
 __all__ = [
-    "CONTROL_PLANE_SIZES",
     "IN_TREE_PROVISIONER",
-    "MIN_HARDWARE_VERSION",
     "NODE_BINDING",
     "POLICIES",
     "Level",
@@ -62,11 +62,12 @@ __all__ = [
 POLICIES: tuple[Policy, ...] = (
     Policy(
         "node-vm-disk-uuid-and-hardware",
-        "Node VMs set disk.EnableUUID and virtual hardware version 15 or later (vSphere CSI prerequisites).",
+        f"Node VMs set disk.EnableUUID and virtual hardware version {MIN_HARDWARE_VERSION} or later "
+        "(vSphere CSI prerequisites).",
         Level.MANDATORY,
         resource_rule=vm_disk_uuid_and_hardware,
         config={"minHardwareVersion": {"type": "integer", "default": MIN_HARDWARE_VERSION}},
-        remediation="Set enable_disk_uuid=True and hardware_version>=15 on the VirtualMachine.",
+        remediation=f"Set enable_disk_uuid=True and hardware_version>={MIN_HARDWARE_VERSION} on the VirtualMachine.",
     ),
     Policy(
         "vcenter-tls-verified",
@@ -113,7 +114,8 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy(
         "control-plane-quorum-and-spread",
-        "The control plane has 1, 3 or 5 nodes, spread across zones, kept apart by mandatory anti-affinity.",
+        f"The control plane has {CONTROL_PLANE_SIZES_SAID} nodes, spread across zones, kept apart by mandatory "
+        "anti-affinity.",
         Level.MANDATORY,
         stack_rule=control_plane_quorum_spread,
         config=CATEGORY_CONFIG,

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vsphere_k8s.facts import MIN_HARDWARE_VERSION
+
 from ..facts import VM
 from ..view import ResourceView, is_unknown
 
-MIN_HARDWARE_VERSION = 15  # the CSI driver's floor (vmx-15)
-
 
 def vm_disk_uuid_and_hardware(vm: ResourceView, config: Mapping[str, Any]) -> list[str]:
-    """CSI attaches disks by their UUID and needs virtual hardware 15 or later."""
+    """CSI attaches disks by their UUID and needs virtual hardware ``MIN_HARDWARE_VERSION`` or later."""
     if vm.type != VM:
         return []
     problems = []

@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vsphere_k8s.facts import CONTROL_PLANE_SIZES, CONTROL_PLANE_SIZES_SAID
+
 from .. import facts
 from ..facts import ANTI_AFFINITY
 from ..view import ResourceView, is_true, is_unknown, of_type, referenced
 from .base import Violation, zone_region_categories
-
-CONTROL_PLANE_SIZES = (1, 3, 5)  # etcd quorum: even sizes add a failure point without adding tolerance
 
 
 def vm_single_zone_and_region(resources: Sequence[ResourceView], config: Mapping[str, Any]) -> list[Violation]:
@@ -35,7 +35,7 @@ def vm_single_zone_and_region(resources: Sequence[ResourceView], config: Mapping
 
 
 def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mapping[str, Any]) -> list[Violation]:
-    """1, 3 or 5 control-plane VMs, over as many zones as exist, apart from each other on hosts."""
+    """``CONTROL_PLANE_SIZES`` control-plane VMs, over as many zones as exist, apart from each other on hosts."""
     cats = zone_region_categories(resources, config)
     placements = [p for p in facts.vm_placements(resources, cats) if facts.node_role(p.vm) == "control-plane"]
     if not placements:
@@ -43,7 +43,7 @@ def control_plane_quorum_spread(resources: Sequence[ResourceView], config: Mappi
     out = []
     count = len(placements)
     if count not in CONTROL_PLANE_SIZES:
-        out.append(Violation(f"the control plane has {count} nodes; etcd needs 1, 3 or 5"))
+        out.append(Violation(f"the control plane has {count} nodes; etcd needs {CONTROL_PLANE_SIZES_SAID}"))
     if count == 1:
         return out
     if all(p.resolved for p in placements):

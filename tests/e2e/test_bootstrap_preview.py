@@ -14,6 +14,7 @@ from tests.e2e.conftest import E2E
 from tests.support.world.project import make_project
 from tests.support.world.pulumi_cli import PulumiCli
 from toolchain.manifest import REPO_ROOT
+from vsphere_k8s.facts import VM_TYPE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -31,7 +32,7 @@ def test_preview_of_the_bootstrap_stack_succeeds(e2e: E2E) -> None:
     types = [s["newState"]["type"] for s in steps if s.get("op") == "create"]
     assert types.count("tls:index/privateKey:PrivateKey") >= 4  # cluster, front-proxy and etcd CAs, SA key
     assert "random:index/randomString:RandomString" in types or "random:index/randomPassword:RandomPassword" in types
-    vms = [s for s in steps if s["newState"]["type"] == "vsphere:index/virtualMachine:VirtualMachine"]
+    vms = [s for s in steps if s["newState"]["type"] == VM_TYPE]
     assert len(vms) == 6
     # The user-data depends on keys not made yet: in preview it is unknown, not a placeholder.
     assert all("extraConfig" in v["newState"].get("inputs", {}) for v in vms)

@@ -17,6 +17,7 @@ from pyVmomi import vim
 from providers.vcenter.connection import connection_for
 from providers.vcenter.tagging import ObjectRef, TaggingClient
 from tests.e2e.conftest import E2E
+from vsphere_k8s.facts import VM_TYPE
 from vsphere_k8s.topology import labels
 from vsphere_k8s.topology.uuids import PROVIDER_PREFIX
 
@@ -74,7 +75,7 @@ def test_1_preview_of_a_new_stack_lists_every_resource(e2e: E2E) -> None:
     out = e2e.cli.run("preview", "--json").stdout
     steps = _steps(out)
     types = [s["newState"]["type"] for s in steps if s.get("op") == "create"]
-    assert types.count("vsphere:index/virtualMachine:VirtualMachine") == len(e2e.expected)
+    assert types.count(VM_TYPE) == len(e2e.expected)
     assert types.count("pulumi-python:dynamic/vsphere:NodeBinding") == len(e2e.expected)
     assert types.count("pulumi-python:dynamic/vsphere:TagAttachment") >= 2  # a zone and a region tag at least
     assert "kubernetes:apps/v1:DaemonSet" in types

@@ -19,10 +19,11 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from offline.program import ROOT
 from policies.rules import POLICIES
+from vsphere_k8s.facts import VM_TYPE
 
 SECRET_SIG = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270"}
 UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-VM = "vsphere:index/virtualMachine:VirtualMachine"
+VM = VM_TYPE
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from offline import __main__ as cli
 from offline import policy_run, policy_views
 from offline.program import ROOT, OfflineRun
 from policies.evaluate import PackConfig, evaluate, mandatory
+from vsphere_k8s.facts import VM_TYPE
 
 STACKS = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in (ROOT / "stacks").glob("Pulumi.*.yaml"))
 
@@ -34,14 +35,14 @@ def test_no_mandatory_violation(stack: str, runs: dict[str, OfflineRun]) -> None
     pack = PackConfig.load(pack_file) if pack_file else None
     views = policy_views.views(run.recording)
     # The rules saw the whole cluster: VMs placed in zones, the CPI and CSI configs.
-    assert sum(v.type == "vsphere:index/virtualMachine:VirtualMachine" for v in views) >= 3
+    assert sum(v.type == VM_TYPE for v in views) >= 3
     found = mandatory(evaluate(views, pack))
     assert found == [], "\n".join(f"{f.policy}: {f.message}" for f in found)
 
 
 def test_a_broken_vm_in_the_real_recording_is_caught(runs: dict[str, OfflineRun]) -> None:
     views = policy_views.views(runs["prod"].recording)
-    target = next(v for v in views if v.type == "vsphere:index/virtualMachine:VirtualMachine")
+    target = next(v for v in views if v.type == VM_TYPE)
     views = [dataclasses.replace(v, props={**v.props, "hardwareVersion": 13}) if v is target else v for v in views]
     found = [f for f in mandatory(evaluate(views)) if f.urn == target.urn]
     assert [f.policy for f in found] == ["node-vm-disk-uuid-and-hardware"]

@@ -20,6 +20,7 @@ from offline.program import OfflineRun, offline_config, run_program
 from providers.readiness.provider import ApiServerReadyProvider
 from tests.unit.test_cloud_init import PKI
 from vsphere_k8s.errors import ConfigError
+from vsphere_k8s.facts import VM_TYPE
 from vsphere_k8s.loader import load
 from vsphere_k8s.render.kubeconfig import KubeconfigError, endpoint_of, render_kubeconfig
 
@@ -55,7 +56,7 @@ def test_kubeconfig_is_secret_and_the_provider_waits_for_readiness(sim: OfflineR
     (ready,) = rec.of_type(READY)
     assert ready.urn in provider.dependencies
     # The wait starts once every node VM exists.
-    vms = {r.inputs["name"]: r.urn for r in rec.of_type("vsphere:index/virtualMachine:VirtualMachine")}
+    vms = {r.inputs["name"]: r.urn for r in rec.of_type(VM_TYPE)}
     control_plane = {urn for name, urn in vms.items() if "-cp-" in name}
     assert len(vms) == 6 and len(control_plane) == 3
     assert control_plane <= set(ready.dependencies)

@@ -12,9 +12,10 @@ import pytest
 from offline.program import PLACEHOLDER_PASSWORD, OfflineRun, offline_config, run_program
 from providers.node_binding.provider import NodeBindingProvider
 from vsphere_k8s.errors import ConfigError
+from vsphere_k8s.facts import VM_TYPE
 
 BINDING = "pulumi-python:dynamic/vsphere:NodeBinding"
-VM = "vsphere:index/virtualMachine:VirtualMachine"
+VM = VM_TYPE
 READY = "pulumi-python:dynamic/kubernetes:ApiServerReady"
 
 

@@ -25,6 +25,7 @@ from providers.node_binding.plan import (
     select_vm,
 )
 from providers.node_binding.provider import NodeBindingProvider
+from vsphere_k8s.facts import VM_TYPE
 from vsphere_k8s.topology import Placement, swap_uuid_byte_order
 from vsphere_k8s.topology.labels import BETA_REGION, BETA_ZONE
 
@@ -184,7 +185,7 @@ def test_the_program_binds_every_planned_node_to_its_vm_with_secret_credentials(
     bindings = {r.inputs["node_name"]: r for r in recording.of_type("pulumi-python:dynamic/vsphere:NodeBinding")}
     nodes = plan_nodes(cfg)
     assert sorted(bindings) == sorted(n.name for n in nodes)
-    vms = {r.inputs["name"]: r for r in recording.of_type("vsphere:index/virtualMachine:VirtualMachine")}
+    vms = {r.inputs["name"]: r for r in recording.of_type(VM_TYPE)}
     for n in nodes:
         binding = bindings[n.name]
         assert binding.inputs["vm_uuid"] == vms[n.name].outputs["uuid"]

@@ -18,12 +18,13 @@ from offline.program import OfflineRun, offline_config, run_program
 from offline.recording import Recording, Registration
 from offline.runtime import configure, run
 from offline.vsphere_fakes import VSphereMocks
+from vsphere_k8s.facts import VM_TYPE
 from vsphere_k8s.loader import load
 from vsphere_k8s.plan.nodes import plan_nodes
 from vsphere_k8s.render import guestinfo
 from vsphere_k8s.stack_file import PROJECT
 
-VM = "vsphere:index/virtualMachine:VirtualMachine"
+VM = VM_TYPE
 RULE = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffinityRule"
 GET_VM = "vsphere:index/getVirtualMachine:getVirtualMachine"
 

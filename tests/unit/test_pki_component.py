@@ -11,11 +11,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from offline.program import OfflineRun
+from vsphere_k8s.facts import VM_TYPE
 from vsphere_k8s.render import guestinfo
 from vsphere_k8s.render.cloud_init import KUBEADM_CONFIG, PKI_STAGE
 from vsphere_k8s.render.kubeadm import ca_cert_hash
 
-VM = "vsphere:index/virtualMachine:VirtualMachine"
+VM = VM_TYPE
 
 
 def user_data(run: OfflineRun) -> dict[str, dict[str, Any]]:

@@ -14,12 +14,13 @@ from providers.vcenter.connection import Endpoint, VCenterConnection
 from tests.support.vcsim import VCenterTarget
 from tests.unit.test_standins_grpc import Plugin, start_plugin
 from toolchain.standins.wire import Secret, marshal, unmarshal
+from vsphere_k8s.facts import VM_TYPE
 
 pytestmark = pytest.mark.live
 
 CATEGORY = "vsphere:index/tagCategory:TagCategory"
 TAG = "vsphere:index/tag:Tag"
-VM = "vsphere:index/virtualMachine:VirtualMachine"
+VM = VM_TYPE
 
 
 @pytest.fixture(scope="module")

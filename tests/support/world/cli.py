@@ -26,6 +26,7 @@ from typing import Any
 from kubernetes import client
 
 from toolchain.manifest import REPO_ROOT
+from vsphere_k8s.topology import labels as topology
 
 from .project import STACK_TEMPLATES, open_local_stack
 from .pulumi_cli import PulumiCli
@@ -51,8 +52,8 @@ def node_table(core: client.CoreV1Api, vms: dict[str, str]) -> str:
                 str(meta.name),
                 vms.get(str(meta.name), "-"),
                 spec.provider_id or "-",
-                labels.get("topology.kubernetes.io/zone", "-"),
-                labels.get("topology.kubernetes.io/region", "-"),
+                labels.get(topology.ZONE, "-"),
+                labels.get(topology.REGION, "-"),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]

@@ -25,6 +25,7 @@ from providers.vcenter.tagging import ObjectRef
 from toolchain.standins.schema import Failure, Schema
 from toolchain.standins.server import InitFailedError, ProviderError, Resource
 from toolchain.standins.wire import UNKNOWN
+from vsphere_k8s.facts import VM_TYPE
 
 from .connection import VSphereProvider, vsphere
 from .vm_read import GIB, disks_of, hardware_number, nic_type, nics_of, read_vm
@@ -180,7 +181,7 @@ def wait_for_guest(p: VSphereProvider, vm: Any, inputs: Mapping[str, Any]) -> No
 
 
 class VirtualMachine(Resource):
-    pulumi_type = "vsphere:index/virtualMachine:VirtualMachine"
+    pulumi_type = VM_TYPE
     autoname = True
     schema: ClassVar[Schema] = VM
 
