@@ -70,6 +70,11 @@ def _step_issues(path: str, what: str, old: str, new: str) -> Iterator[ConfigIss
         )
 
 
+def step_issues(path: str, what: str, old: str, new: str) -> Iterator[ConfigIssue]:
+    """One version's move: no downgrade, at most one minor."""
+    return _step_issues(path, what, old, new)
+
+
 def upgrade_issues(have: Versions, want: Versions) -> Iterator[ConfigIssue]:
     """Skew from the running versions (the stack's state) to the configured ones."""
     yield from _step_issues(CP_PATH, "the control plane", have.control_plane, want.control_plane)

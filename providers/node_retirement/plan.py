@@ -1,0 +1,185 @@
+"""Pure: which pods a drain evicts, what an eviction's answer means, when etcd may lose a member."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from providers.keys import Keys
+
+KEYS = Keys(
+    secret=("kubeconfig", "etcd_client_key"),
+    outputs=("ready_reason",),
+    # Another node is another retirement: the new one is admitted beside the old, which retires last.
+    replace=("node_name",),
+    delete_before_replace=False,
+)
+MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+# A member whose applied index trails the leader's by more than this has not caught up.
+CAUGHT_UP_ENTRIES = 1000
+
+
+class RetirementError(RuntimeError):
+    pass
+
+
+class Inputs(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    node_name: str = Field(min_length=1)
+    role: Literal["control-plane", "worker"]
+    kubernetes_version: str = ""
+    kubeconfig: SecretStr
+    etcd_endpoints: list[str] = Field(default_factory=list)
+    etcd_ca_cert: str | None = None
+    etcd_client_cert: str | None = None
+    etcd_client_key: SecretStr | None = None
+    ready_timeout_seconds: float = Field(default=900, gt=0)
+    drain_timeout_seconds: float = Field(default=600, gt=0)
+
+    @property
+    def uses_etcd(self) -> bool:
+        return self.role == "control-plane" and bool(self.etcd_endpoints)
+
+
+def parse_inputs(props: Mapping[str, Any]) -> Inputs:
+    return Inputs.model_validate(dict(props))
+
+
+@dataclass(frozen=True)
+class PodView:
+    namespace: str
+    name: str
+    phase: str = "Running"
+    owner_kinds: tuple[str, ...] = ()
+    annotations: Mapping[str, str] | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def pod_view(raw: Mapping[str, Any]) -> PodView:
+    meta = raw.get("metadata") or {}
+    return PodView(
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        phase=str((raw.get("status") or {}).get("phase", "")),
+        owner_kinds=tuple(str(o.get("kind", "")) for o in meta.get("ownerReferences") or []),
+        annotations=dict(meta.get("annotations") or {}),
+    )
+
+
+def to_evict(pods: Sequence[PodView]) -> list[PodView]:
+    """What `kubectl drain --ignore-daemonsets` evicts: not DaemonSet pods (their controller puts
+    them back and tolerates the cordon), not static pods' mirrors, not pods that have finished."""
+    return [
+        p
+        for p in pods
+        if "DaemonSet" not in p.owner_kinds
+        and MIRROR_ANNOTATION not in (p.annotations or {})
+        and p.phase not in ("Succeeded", "Failed")
+    ]
+
+
+class Eviction(Enum):
+    DONE = "done"  # evicted, or already gone
+    BLOCKED = "blocked"  # a PodDisruptionBudget allows no disruption now: try again
+    FAILED = "failed"
+
+
+def classify_eviction(status: int, body: str = "") -> tuple[Eviction, str]:
+    if status in (200, 201, 404):
+        return Eviction.DONE, ""
+    if status == 429:
+        return Eviction.BLOCKED, "a PodDisruptionBudget allows no disruption"
+    if status == 500 and "multiple PodDisruptionBudgets" in body:
+        return Eviction.FAILED, "more than one PodDisruptionBudget selects it; the API server refuses to evict it"
+    if status >= 500:
+        return Eviction.BLOCKED, f"HTTP {status}"
+    return Eviction.FAILED, f"HTTP {status}: {body[:200]}"
+
+
+def drain_timeout_message(node: str, blocked: Mapping[str, str], timeout: float) -> str:
+    listed = "; ".join(f"{pod} ({why})" for pod, why in sorted(blocked.items()))
+    return (
+        f"draining node {node} did not finish within {timeout:.0f}s; {len(blocked)} pod(s) still there: {listed}. "
+        "Nothing was deleted: scale the workload or relax its PodDisruptionBudget, then run `pulumi up` again"
+    )
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str  # etcd's uint64 member id, as the JSON gateway writes it (a decimal string)
+    name: str
+    client_urls: tuple[str, ...]
+    is_learner: bool = False
+
+
+def members_of(raw: Mapping[str, Any]) -> list[Member]:
+    return [
+        Member(
+            id=str(m["ID"]),
+            name=str(m.get("name", "")),
+            client_urls=tuple(m.get("clientURLs") or ()),
+            is_learner=bool(m.get("isLearner", False)),
+        )
+        for m in raw.get("members") or []
+    ]
+
+
+def quorum(voters: int) -> int:
+    return voters // 2 + 1
+
+
+def removal_refusal(members: Sequence[Member], healthy: set[str], node: str) -> tuple[Member | None, str | None]:
+    """The member to remove for ``node`` (None: it has none) or why removing it would lose quorum."""
+    mine = [m for m in members if m.name == node]
+    if not mine:
+        return None, None
+    member = mine[0]
+    voters = [m for m in members if not m.is_learner and m.id != member.id]
+    if member.is_learner:
+        return member, None  # a learner holds no vote
+    if not voters:
+        return member, f"{node} holds the last etcd member; removing it would delete the cluster's data"
+    healthy_after = [m for m in voters if m.id in healthy]
+    if len(healthy_after) < quorum(len(voters)):
+        sick = sorted(m.name or m.id for m in voters if m.id not in healthy)
+        return member, (
+            f"removing {node}'s etcd member leaves {len(voters)} voting members of which {len(healthy_after)} "
+            f"are healthy, below a quorum of {quorum(len(voters))} (unhealthy: {', '.join(sick)}); nothing removed"
+        )
+    return member, None
+
+
+def caught_up(member_index: int, leader_index: int, slack: int = CAUGHT_UP_ENTRIES) -> bool:
+    return leader_index - member_index <= slack
+
+
+def node_ready(raw: Mapping[str, Any]) -> tuple[bool, str]:
+    for cond in (raw.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready":
+            ok = cond.get("status") == "True"
+            return ok, "Ready" if ok else f"Ready={cond.get('status')}: {cond.get('message', '')}"[:200]
+    return False, "no Ready condition yet"
+
+
+def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
+    keys = (
+        "node_name",
+        "role",
+        "kubernetes_version",
+        "kubeconfig",
+        "etcd_endpoints",
+        "etcd_ca_cert",
+        "etcd_client_cert",
+        "etcd_client_key",
+        "ready_timeout_seconds",
+        "drain_timeout_seconds",
+    )
+    return [k for k in keys if olds.get(k) != news.get(k)]
