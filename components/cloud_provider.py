@@ -74,15 +74,22 @@ class CloudProvider(pulumi.ComponentResource):
         self._ready = list(args.depends_on)
         self.objects: dict[str, pulumi.CustomResource] = {}
 
-        # CPI: its Secrets and ConfigMap exist before the pods that read them.
-        cpi_secrets = [self._apply("cpi", m) for m in cpi.secrets(cfg)]
+        # The CSI's namespace first: the CPI's Secrets may be told to live there too.
+        csi_objects = csi.manifests(cfg)
+        namespace = self._apply("csi", csi_objects[0])
+
+        # CPI: its Secrets (in their own namespace, made first when the stack owns it) and
+        # ConfigMap exist before the pods that read them.
+        secret_ns = cpi.secret_namespace(cfg, owned_elsewhere=frozenset({csi.NAMESPACE}))
+        secrets_after = [self._apply("cpi", secret_ns)] if secret_ns is not None else []
+        if cfg.cpi.secret_namespace == csi.NAMESPACE:
+            secrets_after.append(namespace)
+        cpi_secrets = [self._apply("cpi", m, secrets_after) for m in cpi.secrets(cfg)]
         cpi_objects = cpi.manifests(cfg)
         cpi_config = [self._apply("cpi", m, cpi_secrets) for m in cpi_objects if m["kind"] != "DaemonSet"]
         self.cpi = self._apply("cpi", cpi.daemon_set(cfg), cpi_secrets + cpi_config)
 
-        # CSI: the namespace first, then its Secret, RBAC and config, then the workloads.
-        csi_objects = csi.manifests(cfg)
-        namespace = self._apply("csi", csi_objects[0])
+        # CSI: then its Secret, RBAC and config, then the workloads.
         config_secret = self._apply("csi", csi.config_secret(cfg), [namespace])
         workloads = {"Deployment", "DaemonSet"}
         applied = [

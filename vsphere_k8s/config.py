@@ -466,7 +466,11 @@ def _ipv4_only() -> list[IpFamily]:
 class Cpi(Model):
     version: CpiImageTag | None = None  # default follows the Kubernetes minor
     secret_name: DnsLabel = "vsphere-cloud-secret"  # noqa: S105 - a Secret's name, not a password
+    # Only the credentials Secrets live here; the CPI itself stays in kube-system, as upstream keeps it.
     secret_namespace: DnsLabel = "kube-system"  # noqa: S105
+    # The stack creates secretNamespace unless it is one every cluster has (or the CSI's own);
+    # false: it already exists and someone else owns it.
+    create_secret_namespace: bool = True
     ip_family: list[IpFamily] = Field(default_factory=_ipv4_only, min_length=1, max_length=2)
     nodes: NodeAddressing = Field(default_factory=NodeAddressing)
     nsxt: Nsxt | None = None
@@ -476,7 +480,12 @@ class Csi(Model):
     version: CsiRelease | None = None  # default is the pinned one
     cluster_id: str | None = Field(default=None, max_length=64)
     cluster_distribution: str | None = None
-    controller_replicas: int = Field(default=1, ge=1, le=5)
+    # Default: one per control-plane node (upstream runs 3; the pods keep apart by anti-affinity).
+    controller_replicas: int | None = Field(default=None, ge=1, le=5)
+    # The csi-snapshotter sidecar needs the VolumeSnapshot CRDs and a snapshot-controller, which
+    # this program does not install. "off": no sidecar. "external": the cluster already runs both
+    # at the version upstream qualifies for the release (the sidecar's own version).
+    snapshots: Literal["off", "external"] = "off"
 
 
 class StorageClass(Model):
@@ -552,3 +561,7 @@ class StackConfig(Model):
     @property
     def csi_cluster_id(self) -> str:
         return self.csi.cluster_id or self.cluster.name
+
+    @property
+    def csi_controller_replicas(self) -> int:
+        return self.csi.controller_replicas or max(1, self.node_pools.control_plane.count)

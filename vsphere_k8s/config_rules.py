@@ -327,16 +327,17 @@ def cloud_provider_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
 
     yield from version_issues(cfg)
     control_plane = cfg.node_pools.control_plane.count
-    if cfg.kubernetes.mode == "bootstrap" and cfg.csi.controller_replicas > control_plane:
+    if cfg.kubernetes.mode == "bootstrap" and cfg.csi_controller_replicas > control_plane:
         yield ConfigIssue(
             "csi.controllerReplicas",
-            f"{cfg.csi.controller_replicas} replicas need as many control-plane nodes (one per node); "
+            f"{cfg.csi_controller_replicas} replicas need as many control-plane nodes (one per node); "
             f"the stack has {control_plane}",
         )
     for vc in cfg.vcenters:
         for dc in vc.datacenters:
             if "," in dc:
                 yield ConfigIssue(f"vcenters[{vc.name}].datacenters", f"{dc!r}: the CSI config cannot hold a ','")
+    yield from _vcenter_server_issues(cfg)
     nsxt = cfg.cpi.nsxt
     if nsxt is None:
         return
@@ -372,6 +373,46 @@ def skew_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
     from .plan import skew
 
     yield from skew.config_issues(skew.versions_of(cfg))
+
+
+def _server_host(server: str) -> str:
+    """A vCenter server as the CPI and the CSI compare it: case-insensitive names, IPs in one spelling."""
+    try:
+        return str(ipaddress.ip_address(server))
+    except ValueError:
+        return server.lower()
+
+
+def _vcenter_server_issues(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """Servers the CPI and the CSI can connect to and key credentials by."""
+    from .render import vsphere_conf
+
+    by_host: dict[str, list[str]] = {}
+    for vc in cfg.vcenters:
+        path = f"vcenters[{vc.name}].server"
+        if "://" in vc.server or "/" in vc.server:
+            yield ConfigIssue(
+                path, f"{vc.server!r}: a host name or IP address, not a URL (the CPI and the CSI add https:// and port)"
+            )
+            continue
+        if vc.server.startswith("[") or vc.server.endswith("]"):
+            yield ConfigIssue(path, f"{vc.server!r}: write an IPv6 address without brackets")
+            continue
+        if not vsphere_conf.dotted_keys_work(vc.server):
+            issue = vsphere_conf.alternate_id_issue(vc)
+            if issue is not None:
+                yield ConfigIssue(f"vcenters[{vc.name}].name", issue)
+        by_host.setdefault(_server_host(vc.server), []).append(vc.name)
+    for host, names in by_host.items():
+        ports = sorted({cfg.vcenter(n).port for n in names})
+        if len(names) > 1 and len(ports) > 1:
+            # Same server and port is reported by unique_names.
+            yield ConfigIssue(
+                "vcenters",
+                f"{', '.join(names)} share server {host} on ports {', '.join(map(str, ports))}: the CPI's "
+                "credentials Secret and the CSI's [VirtualCenter] sections are keyed by server alone, so one "
+                "vCenter's account would serve the other",
+            )
 
 
 def _has_zone(cfg: StackConfig, name: str) -> bool:

@@ -13,7 +13,7 @@ pack (``__main__.py``) and the offline preview run.
 - :mod:`.tag_categories`: single-cardinality categories, named alike everywhere
 - :mod:`.versions`: CPI/CSI releases for the Kubernetes version
 - :mod:`.zones`: node VMs in one zone; the control plane's quorum and spread
-- :mod:`.storage`: StorageClass topologies and the default class
+- :mod:`.storage`: StorageClass topologies, the default class, the snapshotter's backing
 - :mod:`.wiring`: the CPI's credentials, cloud config and tolerations; explicit providers
 """
 
@@ -25,7 +25,7 @@ from .base import CATEGORY_CONFIG, Level, Policy, ResourceRule, StackRule, Viola
 from .credentials import credential_paths, credentials_in_secrets
 from .in_tree import IN_TREE_PROVISIONER, no_in_tree_cloud_provider
 from .node_vms import vm_disk_uuid_and_hardware
-from .storage import single_default_storage_class, storage_class_topologies
+from .storage import single_default_storage_class, snapshotter_backed, storage_class_topologies
 from .tag_categories import NODE_BINDING, categories_consistent, tag_category_single
 from .tls import tls_verified
 from .versions import versions_supported
@@ -51,6 +51,7 @@ __all__ = [
     "no_in_tree_cloud_provider",
     "policy",
     "single_default_storage_class",
+    "snapshotter_backed",
     "storage_class_topologies",
     "tag_category_single",
     "tls_verified",
@@ -128,14 +129,22 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy(
         "storage-class-topologies-exist",
-        "StorageClass allowedTopologies use CSI topology labels and name zones that exist.",
+        "StorageClass allowedTopologies use the labels the CSI publishes (topology.csi.vmware.com/*, never "
+        "topology.kubernetes.io/* with topology-categories) and name zones that exist.",
         Level.MANDATORY,
         stack_rule=storage_class_topologies,
         config={**CATEGORY_CONFIG, "zones": {"type": "array", "items": {"type": "string"}, "default": []}},
     ),
     Policy(
+        "csi-snapshotter-backed",
+        "A csi-snapshotter sidecar runs only with the VolumeSnapshot CRDs and a snapshot-controller behind it.",
+        Level.MANDATORY,
+        stack_rule=snapshotter_backed,
+        remediation="Leave csi.snapshots off, or set it to external where the cluster runs both already.",
+    ),
+    Policy(
         "cpi-credentials-wired",
-        "vsphere.conf names a Secret of the stack that holds <server>.username/.password for each vCenter.",
+        "vsphere.conf names a Secret of the stack that holds each vCenter's credentials in a form the CPI reads.",
         Level.MANDATORY,
         stack_rule=cpi_credentials_wired,
     ),

@@ -1,18 +1,32 @@
-"""StorageClasses: topologies that name labels the CSI sets and zones that exist; one default."""
+"""StorageClasses: topologies that name labels the CSI sets and zones that exist; one default.
+The CSI's snapshotter sidecar has the VolumeSnapshot API and a snapshot-controller behind it."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from vsphere_k8s.manifests.csi import SNAPSHOTS_ANNOTATION  # what csi.snapshots: external writes
+
 from .. import facts
-from ..facts import STORAGE_CLASS
+from ..facts import STORAGE_CLASS, WORKLOADS
 from ..view import ResourceView, contains_unknown, is_true, of_type
 from .base import Violation, zone_region_categories
 
 _CSI_TOPOLOGY_KEY = "topology.csi.vmware.com/"
-_K8S_ZONE_KEY = "topology.kubernetes.io/zone"
-_K8S_REGION_KEY = "topology.kubernetes.io/region"
+# Kubernetes' own zone/region labels (GA and deprecated beta). The vanilla CSI publishes these only in
+# its deprecated [Labels] zone=/region= mode; with topology-categories its nodes' topology keys are
+# topology.csi.vmware.com/<category>, so a class keyed on these never matches a node.
+_K8S_ZONE_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
+_K8S_REGION_KEYS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+
+
+def _legacy_zone_labels(resources: Sequence[ResourceView]) -> bool:
+    """A CSI config of the stack uses the deprecated [Labels] zone/region keys (no topology-categories)."""
+    return any(
+        {"zone", "region"} & set(csi.sections.get("Labels", {})) and not csi.topology_categories
+        for csi in facts.csi_configs(resources)
+    )
 
 
 def storage_class_topologies(resources: Sequence[ResourceView], config: Mapping[str, Any]) -> list[Violation]:
@@ -25,6 +39,7 @@ def storage_class_topologies(resources: Sequence[ResourceView], config: Mapping[
     extra_zones = config.get("zones") or []  # zones whose tags exist outside this stack
     known[cats.zone] |= {str(z) for z in extra_zones}
     csi_categories = {c for csi in facts.csi_configs(resources) for c in csi.topology_categories}
+    legacy = _legacy_zone_labels(resources)
     out = []
     for sc in of_type(resources, STORAGE_CLASS):
         topologies = sc.prop("allowedTopologies")
@@ -45,9 +60,20 @@ def storage_class_topologies(resources: Sequence[ResourceView], config: Mapping[
                             )
                         )
                         continue
-                elif key == _K8S_ZONE_KEY:
+                elif key in _K8S_ZONE_KEYS + _K8S_REGION_KEYS and not legacy:
+                    csi_key = _CSI_TOPOLOGY_KEY + (cats.zone if key in _K8S_ZONE_KEYS else cats.region)
+                    out.append(
+                        Violation(
+                            f"StorageClass {name} selects {key}, which the vSphere CSI never publishes with "
+                            f"topology-categories (its nodes carry {csi_key}): with --strict-topology its volumes "
+                            f"never provision; select {csi_key}",
+                            sc.urn,
+                        )
+                    )
+                    continue
+                elif key in _K8S_ZONE_KEYS:
                     category = cats.zone
-                elif key == _K8S_REGION_KEY:
+                elif key in _K8S_REGION_KEYS:
                     category = cats.region
                 else:
                     out.append(Violation(f"StorageClass {name} selects unknown topology key {key}", sc.urn))
@@ -76,3 +102,43 @@ def single_default_storage_class(resources: Sequence[ResourceView], config: Mapp
         return []
     names = ", ".join(str(sc.prop("metadata", "name") or sc.name) for sc in defaults)
     return [Violation(f"{len(defaults)} default StorageClasses ({names}); keep one", sc.urn) for sc in defaults[1:]]
+
+
+CRD = "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition"
+_SNAPSHOT_KINDS = ("volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses")
+SNAPSHOT_CRDS = frozenset(f"{plural}.snapshot.storage.k8s.io" for plural in _SNAPSHOT_KINDS)
+_SNAPSHOTTER_IMAGE = "/csi-snapshotter:"
+_CONTROLLER_IMAGE = "/snapshot-controller:"
+
+
+def snapshotter_backed(resources: Sequence[ResourceView], config: Mapping[str, Any]) -> list[Violation]:
+    """A csi-snapshotter sidecar needs the VolumeSnapshot CRDs and a snapshot-controller.
+
+    Without them it fails its watches forever and no VolumeSnapshot is ever taken. They count as
+    present when the stack creates them, or when the workload declares them provided by the
+    cluster (the annotation ``csi.snapshots: external`` writes).
+    """
+    crds = {str(r.prop("metadata", "name")) for r in of_type(resources, CRD)}
+    workloads = list(of_type(resources, *WORKLOADS))
+    controller = any(_CONTROLLER_IMAGE in str(c.get("image") or "") for w in workloads for c in facts.containers(w))
+    missing = [f"CRD {c}" for c in sorted(SNAPSHOT_CRDS - crds)] + ([] if controller else ["a snapshot-controller"])
+    out = []
+    for workload in workloads:
+        if not any(_SNAPSHOTTER_IMAGE in str(c.get("image") or "") for c in facts.containers(workload)):
+            continue
+        annotations = workload.prop("metadata", "annotations")
+        if contains_unknown(annotations) or (
+            isinstance(annotations, Mapping) and annotations.get(SNAPSHOTS_ANNOTATION) == "external"
+        ):
+            continue
+        if missing:
+            name = workload.prop("metadata", "name") or workload.name
+            out.append(
+                Violation(
+                    f"{name} runs csi-snapshotter without {', '.join(missing)}: no snapshot would "
+                    f"ever be taken; drop the sidecar (csi.snapshots: off) or, where the cluster already runs "
+                    f"them, set csi.snapshots: external",
+                    workload.urn,
+                )
+            )
+    return out

@@ -12,7 +12,11 @@ from .base import CPI_IMAGE_NAME, Violation
 
 
 def cpi_credentials_wired(resources: Sequence[ResourceView], config: Mapping[str, Any]) -> list[Violation]:
-    """vsphere.conf points at a Secret of this stack holding <server>.username/.password per vCenter."""
+    """vsphere.conf points at a Secret of this stack holding each vCenter's credentials.
+
+    Keys ``<server>.username``/``.password``, or ``server_<id>`` (= the server) with
+    ``username_<id>``/``password_<id>``, the two forms the CPI's credential manager reads.
+    """
     secrets: dict[tuple[str, str], ResourceView] = {}
     for s in of_type(resources, SECRET):
         name, ns = s.prop("metadata", "name"), s.prop("metadata", "namespace") or "default"
@@ -44,6 +48,12 @@ def cpi_credentials_wired(resources: Sequence[ResourceView], config: Mapping[str
             entries = facts.config_entries(secret)
             server = str(vc.get("server") or label)
             missing = [k for k in (f"{server}.username", f"{server}.password") if k not in entries]
+            # Or the CPI's other form, for servers no key can hold: server_<id> = <server>, username_<id>, ...
+            ids = [k.removeprefix("server_") for k, v in entries.items() if k.startswith("server_") and v == server]
+            if any(f"username_{i}" in entries and f"password_{i}" in entries for i in ids):
+                missing = []
+            elif ids:
+                missing = [k for k in (f"username_{ids[0]}", f"password_{ids[0]}") if k not in entries]
             if missing and not contains_unknown(secret.prop("stringData")):
                 out.append(
                     Violation(f"Secret {namespace}/{name} lacks {', '.join(missing)} for vCenter {server}", secret.urn)

@@ -426,12 +426,7 @@ def test_storage_class_topologies() -> None:
     topo = Topology()
     base = [*topo.resources(), cpi_configmap(), csi_secret()]
     cfg = rules.policy("storage-class-topologies-exist").defaults()
-    good = [
-        *base,
-        storage_class("zonal-a", ["east-a"]),
-        storage_class("plain"),
-        storage_class("k8s-key", ["east-b"], key="topology.kubernetes.io/zone"),
-    ]
+    good = [*base, storage_class("zonal-a", ["east-a"]), storage_class("plain")]
     assert rules.storage_class_topologies(good, cfg) == []
     typo = [*base, storage_class("zonal-x", ["east-x"])]
     wrong_key = [*base, storage_class("zonal-a", ["east-a"], key="topology.csi.vmware.com/zone")]
@@ -439,6 +434,77 @@ def test_storage_class_topologies() -> None:
     assert "labels nodes only with" in messages(rules.storage_class_topologies(wrong_key, cfg))
     # Zones tagged outside the stack can be declared in the policy config.
     assert rules.storage_class_topologies(typo, {**cfg, "zones": ["east-x"]}) == []
+
+
+@pytest.mark.parametrize(
+    ("key", "suggested"),
+    [
+        ("topology.kubernetes.io/zone", "topology.csi.vmware.com/k8s-zone"),
+        ("failure-domain.beta.kubernetes.io/zone", "topology.csi.vmware.com/k8s-zone"),
+        ("topology.kubernetes.io/region", "topology.csi.vmware.com/k8s-region"),
+    ],
+)
+def test_kubernetes_topology_keys_never_match_a_csi_with_topology_categories(key: str, suggested: str) -> None:
+    """With topology-categories the vanilla driver's node topology is topology.csi.vmware.com/<category>
+    only: a class restricted on Kubernetes' own labels never provisions under --strict-topology."""
+    topo = Topology()
+    base = [*topo.resources(), cpi_configmap()]
+    cfg = rules.policy("storage-class-topologies-exist").defaults()
+    value = "east-b" if key.endswith("zone") else "east"
+    found = rules.storage_class_topologies([*base, csi_secret(), storage_class("k8s-key", [value], key=key)], cfg)
+    assert len(found) == 1 and str(found[0].urn).endswith("::k8s-key")
+    assert f"selects {key}, which the vSphere CSI never publishes" in found[0].message
+    assert f"select {suggested}" in found[0].message
+    # The deprecated [Labels] zone/region mode does publish Kubernetes' labels: then the key is right.
+    legacy = view(
+        facts.SECRET,
+        "csi-secret",
+        props={
+            "metadata": {"name": "vsphere-config-secret", "namespace": "vmware-system-csi"},
+            "stringData": {
+                "csi-vsphere.conf": '[Global]\ncluster-id = "p"\n\n[Labels]\nregion = "k8s-region"\nzone = "k8s-zone"\n'
+            },
+        },
+    )
+    assert rules.storage_class_topologies([*base, legacy, storage_class("k8s-key", [value], key=key)], cfg) == []
+
+
+SNAPSHOTTER = {"name": "csi-snapshotter", "image": "registry.k8s.io/sig-storage/csi-snapshotter:v8.2.0"}
+
+
+def _crd(plural: str) -> ResourceView:
+    name = f"{plural}.snapshot.storage.k8s.io"
+    return view("kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition", name, props={"metadata": {"name": name}})
+
+
+def test_snapshotter_needs_the_snapshot_api_and_controller_behind_it() -> None:
+    controller = workload(
+        "vsphere-csi-controller", [{"name": "d", "image": "x/csi-vsphere/driver:v3.5.1"}, SNAPSHOTTER]
+    )
+    found = rules.snapshotter_backed([controller], {})
+    assert len(found) == 1 and found[0].urn == controller.urn
+    assert "runs csi-snapshotter without CRD volumesnapshotclasses.snapshot.storage.k8s.io" in found[0].message
+    assert ", a snapshot-controller: no snapshot would ever be taken" in found[0].message
+    crds = [_crd(p) for p in ("volumesnapshots", "volumesnapshotcontents", "volumesnapshotclasses")]
+    snap_ctl = workload(
+        "snapshot-controller",
+        [{"name": "c", "image": "registry.k8s.io/sig-storage/snapshot-controller:v8.2.0"}],
+        kind="Deployment",
+    )
+    assert rules.snapshotter_backed([controller, *crds, snap_ctl], {}) == []
+    only_crds = messages(rules.snapshotter_backed([controller, *crds], {}))
+    assert "without a snapshot-controller" in only_crds and "CRD" not in only_crds
+    # Declared provided by the cluster (csi.snapshots: external), or no sidecar at all: nothing to judge.
+    declared = view(
+        "kubernetes:apps/v1:Deployment",
+        "vsphere-csi-controller",
+        props={
+            "metadata": {"name": "c", "annotations": {"vsphere-k8s.io/snapshot-controller": "external"}},
+            "spec": {"template": {"spec": {"containers": [SNAPSHOTTER]}}},
+        },
+    )
+    assert rules.snapshotter_backed([declared], {}) == []
+    assert rules.snapshotter_backed([workload("plain", [{"name": "d", "image": "x/driver:v1"}])], {}) == []
 
 
 def test_single_default_storage_class() -> None:
@@ -449,6 +515,13 @@ def test_single_default_storage_class() -> None:
 
 def test_cpi_credentials_wired() -> None:
     assert rules.cpi_credentials_wired([cpi_configmap(), cpi_secret()], {}) == []
+    # The CPI's form for servers no key can hold (IPv6): server_<id> names the server.
+    alternate = cpi_secret(("server_east", "username_east", "password_east"))
+    alternate.props["stringData"]["server_east"] = "vc.example"
+    assert rules.cpi_credentials_wired([cpi_configmap(), alternate], {}) == []
+    half = cpi_secret(("server_east", "username_east"))
+    half.props["stringData"]["server_east"] = "vc.example"
+    assert "lacks password_east" in messages(rules.cpi_credentials_wired([cpi_configmap(), half], {}))
     assert "does not create" in messages(rules.cpi_credentials_wired([cpi_configmap()], {}))
     found = rules.cpi_credentials_wired([cpi_configmap(), cpi_secret(("vc.example.username",))], {})
     assert "lacks vc.example.password" in messages(found)
@@ -468,6 +541,7 @@ def test_every_policy_is_covered_here() -> None:
         "topology-categories-consistent",
         "storage-class-topologies-exist",
         "cpi-credentials-wired",
+        "csi-snapshotter-backed",
         "single-default-storage-class",
         "cpi-daemonset-wiring",
         "explicit-providers",

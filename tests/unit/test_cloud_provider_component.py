@@ -182,6 +182,35 @@ def test_workloads_come_after_their_config(recording: Recording) -> None:
     assert controller.inputs["spec"]["replicas"] == 3
 
 
+@pytest.mark.parametrize(
+    ("settings", "namespace_made_by"),
+    [
+        ({"secretNamespace": "vsphere-credentials"}, "cpi-namespace-vsphere-credentials"),
+        ({"secretNamespace": "vmware-system-csi"}, "csi-namespace-vmware-system-csi"),
+        ({"secretNamespace": "team-secrets", "createSecretNamespace": False}, None),
+    ],
+)
+def test_secret_namespace_moves_only_the_secrets(settings: dict[str, Any], namespace_made_by: str | None) -> None:
+    """cpi.secretNamespace: the Secrets (and the namespace, when the stack owns it) move; the CPI's
+    ServiceAccount, ConfigMap, RBAC and DaemonSet stay in kube-system as upstream keeps them."""
+    ns = settings["secretNamespace"]
+    rec = register(prod_config(cpi={**settings, "nsxt": NSXT}))
+    namespaces = {r.inputs["metadata"]["name"]: r for r in rec.of_type("kubernetes:core/v1:Namespace")}
+    assert set(namespaces) == {"vmware-system-csi"} | ({ns} if namespace_made_by else set())
+    for name in ("vsphere-cloud-secret", "vsphere-nsxt-credentials"):
+        secret = rec.by_name(f"prod-cloud-provider-cpi-secret-{name}")
+        assert secret.inputs["metadata"]["namespace"] == ns
+        if namespace_made_by:
+            assert rec.by_name(f"prod-cloud-provider-{namespace_made_by}").urn in secret.dependencies
+    for reg in rec.registrations.values():
+        if reg.name.startswith("prod-cloud-provider-cpi-") and reg.type != "kubernetes:core/v1:Secret":
+            assert reg.inputs["metadata"].get("namespace") in (None, "kube-system", ns), reg.name
+            if reg.type != "kubernetes:core/v1:Namespace":
+                assert reg.inputs["metadata"].get("namespace") in (None, "kube-system"), reg.name
+    conf = rec.by_name("prod-cloud-provider-cpi-configmap-vsphere-cloud-config").inputs["data"]["vsphere.conf"]
+    assert f"secretNamespace: {ns}" in conf
+
+
 def test_cpi_runs_routes_and_load_balancer_flags(recording: Recording) -> None:
     ds = recording.by_name("prod-cloud-provider-cpi-daemonset-vsphere-cloud-controller-manager")
     (container,) = ds.inputs["spec"]["template"]["spec"]["containers"]

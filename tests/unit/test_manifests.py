@@ -142,7 +142,6 @@ def test_csi_controller_has_driver_syncer_and_sidecars_of_one_release() -> None:
         "liveness-probe",
         "vsphere-syncer",
         "csi-provisioner",
-        "csi-snapshotter",
     }
     assert containers["vsphere-csi-controller"]["image"] == "registry.k8s.io/csi-vsphere/driver:v3.5.1"
     assert containers["vsphere-syncer"]["image"] == "registry.k8s.io/csi-vsphere/syncer:v3.5.1"
@@ -153,6 +152,35 @@ def test_csi_controller_has_driver_syncer_and_sidecars_of_one_release() -> None:
     assert {"name": "vsphere-config-volume", "secret": {"secretName": "vsphere-config-secret"}} in volumes
     env = {e["name"]: e.get("value") for e in containers["vsphere-csi-controller"]["env"]}
     assert env["VSPHERE_CSI_CONFIG"] == "/etc/cloud/csi-vsphere.conf"
+
+
+def test_snapshotter_runs_only_when_the_cluster_provides_what_it_needs() -> None:
+    """Without the VolumeSnapshot CRDs and snapshot-controller (which the program does not install) the
+    sidecar only fails its watches: it is off by default; `external` declares the cluster has them."""
+    default = csi.controller_deployment(stack())
+    assert "csi-snapshotter" not in _containers(default)
+    assert "annotations" not in default["metadata"]
+    external = csi.controller_deployment(stack(csi={"snapshots": "external"}))
+    snapshotter = _containers(external)["csi-snapshotter"]
+    assert snapshotter["image"] == "registry.k8s.io/sig-storage/csi-snapshotter:v8.2.0"
+    assert external["metadata"]["annotations"] == {csi.SNAPSHOTS_ANNOTATION: "external"}
+    with pytest.raises(ConfigError) as caught:
+        stack(csi={"snapshots": "install"})
+    assert any(i.path == "csi.snapshots" for i in caught.value.issues), caught.value.render()
+
+
+def test_controller_replicas_default_to_the_control_plane_size() -> None:
+    """One controller per control-plane node (upstream ships 3 for a 3-node control plane)."""
+
+    def replicas(cp: dict[str, int], **csi_settings: Any) -> int:
+        raw = offline_config("dev")
+        raw["nodePools"]["controlPlane"]["replicas"] = cp
+        raw["csi"] = {**raw.get("csi", {}), **csi_settings}
+        return int(csi.controller_deployment(load(raw, stack="dev"))["spec"]["replicas"])
+
+    assert replicas({"dev-1a": 1, "dev-1b": 1, "dev-1c": 1}) == 3
+    assert replicas({"dev-1a": 1, "dev-1b": 0, "dev-1c": 0}) == 1
+    assert replicas({"dev-1a": 1, "dev-1b": 1, "dev-1c": 1}, controllerReplicas=2) == 2
 
 
 def test_topology_flags_on_the_provisioner() -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
 import yaml
 
 from offline.program import offline_config
 from vsphere_k8s.config import StackConfig
+from vsphere_k8s.errors import ConfigError
 from vsphere_k8s.loader import load
 from vsphere_k8s.render import vsphere_conf
 
@@ -196,3 +199,87 @@ def test_credentials_keyed_by_server_use_the_cpi_account() -> None:
     }
     text = vsphere_conf.render_vsphere_conf(cfg)
     assert "password" not in text and "user" not in yaml.safe_load(text)["global"]
+
+
+# The Secret key syntax the API server enforces (IsConfigMapKey).
+SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def cpi_reads(data: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """server -> (user, password) as the CPI's credential manager (v1.36.0) files a Secret's keys: by the
+    key's ending first (``<server>.username``/``.password``, cut at the first ``.username``/``.password``),
+    then the keys left over as ``server_<id>``/``username_<id>``/``password_<id>``."""
+    users: dict[str, str] = {}
+    passwords: dict[str, str] = {}
+    left = {}
+    for key, value in data.items():
+        if key.endswith("password"):
+            passwords[key.split(".password")[0]] = value
+        elif key.endswith("username"):
+            users[key.split(".username")[0]] = value
+        else:
+            left[key] = value
+    for key in [k for k in left if k.startswith("server_")]:
+        ident = key.removeprefix("server_")
+        server = left.pop(key)
+        users[server], passwords[server] = left.pop(f"username_{ident}"), left.pop(f"password_{ident}")
+    assert not left, f"the CPI refuses the Secret: unknown keys {sorted(left)}"
+    return {s: (users[s], passwords[s]) for s in users}
+
+
+def prod_with_servers(
+    *servers: str, ports: tuple[int, ...] = (443, 443), names: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    raw = offline_config("prod")
+    for i, server in enumerate(servers):
+        raw["vcenters"][i]["server"] = server
+        raw["vcenters"][i]["port"] = ports[i]
+    for i, name in enumerate(names):
+        old = raw["vcenters"][i]["name"]
+        raw["vcenters"][i]["name"] = name
+        raw["credentials"][name] = raw["credentials"].pop(old)
+        for region in raw["topology"]["regions"]:
+            if region.get("vcenter") == old:
+                region["vcenter"] = name
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("server", "form"),
+    [
+        ("vcenter-east.example.internal", "dotted"),
+        ("10.0.0.1", "dotted"),
+        ("fd01::1", "server_"),  # ':' cannot be in a key
+        ("vc.username.corp", "server_"),  # the CPI would cut "vc.username.corp.username" at ".username"
+    ],
+)
+def test_cpi_secret_keys_are_valid_and_map_back_to_each_server(server: str, form: str) -> None:
+    cfg = load(prod_with_servers(server), stack="prod")
+    data = vsphere_conf.cpi_credentials(cfg)
+    assert all(SECRET_KEY.match(k) for k in data), sorted(data)
+    read = cpi_reads(data)
+    for vc in cfg.vcenters:
+        cred = cfg.credentials[vc.name].for_cpi
+        assert read[vc.server] == (cred.username, cred.password.get_secret_value())
+    assert set(read) == {server, "vcenter-west.example.internal"}
+    if form == "dotted":
+        assert f"{server}.username" in data
+    else:
+        assert data["server_vc-east"] == server and {"username_vc-east", "password_vc-east"} <= set(data)
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "words"),
+    [
+        (prod_with_servers("https://vc.example"), "vcenters[vc-east].server", "not a URL"),
+        (prod_with_servers("vc.example/sdk"), "vcenters[vc-east].server", "not a URL"),
+        (prod_with_servers("[fd01::1]"), "vcenters[vc-east].server", "without brackets"),
+        (prod_with_servers("vc.example", "VC.example", ports=(443, 8443)), "vcenters", "share server vc.example"),
+        (prod_with_servers("fd01::1", "fd01:0::1", ports=(443, 8443)), "vcenters", "on ports 443, 8443"),
+        (prod_with_servers("fd01::1", names=("vc-password",)), "vcenters[vc-password].name", "rename the vCenter"),
+    ],
+)
+def test_servers_the_cpi_cannot_key_or_reach_are_config_errors(raw: dict[str, Any], path: str, words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(raw, stack="prod")
+    assert any(i.path == path and words in i.message for i in caught.value.issues), caught.value.render()

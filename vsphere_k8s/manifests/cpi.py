@@ -1,10 +1,12 @@
 """The vSphere cloud-controller-manager (CPI) as Kubernetes objects.
 
-Shape as upstream's per-minor release manifest: a ServiceAccount, the
-``system:cloud-controller-manager`` RBAC, the authentication-reader RoleBinding,
-the cloud-config ConfigMap and a DaemonSet pinned to control-plane nodes. The
-credentials Secrets are built separately (:func:`credentials_secret`,
-:func:`nsxt_secret`) so that callers can keep their data secret.
+Shape as upstream's per-minor release manifest (``releases/v1.NN``), all in
+``kube-system``: a ServiceAccount, the ``system:cloud-controller-manager`` RBAC
+(bound to the ServiceAccount and to the ``cloud-controller-manager`` user, as
+upstream binds it), the authentication-reader RoleBinding, the cloud-config
+ConfigMap and a DaemonSet pinned to control-plane nodes. The credentials Secrets
+are built separately (:func:`credentials_secret`, :func:`nsxt_secret`) so that
+callers can keep their data secret; only they live in ``cpi.secretNamespace``.
 """
 
 from __future__ import annotations
@@ -19,15 +21,37 @@ from .images import images_for
 from .meta import Manifest, cluster_role_binding, metadata, rule, sa_subject, secret, service_account
 
 NAME = "vsphere-cloud-controller-manager"
+NAMESPACE = "kube-system"  # where upstream runs the CPI, whatever cpi.secretNamespace says
 SERVICE_ACCOUNT = "cloud-controller-manager"
+# The identity a CCM run with its own kubeconfig (client certificate CN) has; upstream binds it too.
+USER = "cloud-controller-manager"
 CLUSTER_ROLE = "system:cloud-controller-manager"
 LABELS = {"component": "cloud-controller-manager", "tier": "control-plane"}
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 
 
-def _namespace(cfg: StackConfig) -> str:
+# Namespaces every cluster has: the stack never creates (or deletes) these.
+BUILTIN_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
+
+
+def _secret_namespace(cfg: StackConfig) -> str:
     return cfg.cpi.secret_namespace
+
+
+def subjects() -> list[dict[str, str]]:
+    return [
+        sa_subject(SERVICE_ACCOUNT, NAMESPACE),
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": USER},
+    ]
+
+
+def secret_namespace(cfg: StackConfig, owned_elsewhere: frozenset[str] = frozenset()) -> Manifest | None:
+    """The Namespace of the credentials Secrets, when the stack owns it (not built in, not made elsewhere)."""
+    ns = _secret_namespace(cfg)
+    if not cfg.cpi.create_secret_namespace or ns in BUILTIN_NAMESPACES or ns in owned_elsewhere:
+        return None
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(ns, labels=LABELS)}
 
 
 def cluster_role() -> Manifest:
@@ -45,6 +69,10 @@ def cluster_role() -> Manifest:
             rule(core, ["serviceaccounts"], ["create", "get", "list", "watch", "update"]),
             rule(core, ["persistentvolumes"], ["get", "list", "update", "watch"]),
             rule(core, ["endpoints"], ["create", "get", "list", "watch", "update"]),
+            # Added to upstream's releases/v1.36 manifest after the v1.36.0 tag ("support k8s endpointslices").
+            rule(["discovery.k8s.io"], ["endpointslices"], ["get", "list", "watch"]),
+            # Cluster-wide, as upstream grants it: the CPI's secret informer watches cpi.secretNamespace,
+            # wherever that is.
             rule(core, ["secrets"], ["get", "list", "watch"]),
             rule(["coordination.k8s.io"], ["leases"], ["create", "get", "list", "watch", "update"]),
         ],
@@ -56,13 +84,13 @@ def auth_reader_binding(cfg: StackConfig) -> Manifest:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "RoleBinding",
-        "metadata": metadata("servicecatalog.k8s.io:apiserver-authentication-reader", "kube-system", LABELS),
+        "metadata": metadata("servicecatalog.k8s.io:apiserver-authentication-reader", NAMESPACE, LABELS),
         "roleRef": {
             "apiGroup": "rbac.authorization.k8s.io",
             "kind": "Role",
             "name": "extension-apiserver-authentication-reader",
         },
-        "subjects": [sa_subject(SERVICE_ACCOUNT, _namespace(cfg))],
+        "subjects": subjects(),
     }
 
 
@@ -70,21 +98,21 @@ def config_map(cfg: StackConfig) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(vsphere_conf.CONFIG_MAP_NAME, _namespace(cfg), LABELS),
+        "metadata": metadata(vsphere_conf.CONFIG_MAP_NAME, NAMESPACE, LABELS),
         "data": vsphere_conf.config_map_data(cfg),
     }
 
 
 def credentials_secret(cfg: StackConfig) -> Manifest:
-    """``<server>.username`` / ``<server>.password`` per vCenter. Plaintext: wrap stringData as secret."""
-    return secret(cfg.cpi.secret_name, _namespace(cfg), vsphere_conf.cpi_credentials(cfg), LABELS)
+    """The CPI's credential keys per vCenter (see :func:`vsphere_conf.cpi_credentials`). Plaintext: wrap as secret."""
+    return secret(cfg.cpi.secret_name, _secret_namespace(cfg), vsphere_conf.cpi_credentials(cfg), LABELS)
 
 
 def nsxt_secret(cfg: StackConfig) -> Manifest | None:
     data = vsphere_conf.nsxt_credentials(cfg)
     if data is None or cfg.cpi.nsxt is None:
         return None
-    return secret(cfg.cpi.nsxt.secret_name, _namespace(cfg), data, LABELS)
+    return secret(cfg.cpi.nsxt.secret_name, _secret_namespace(cfg), data, LABELS)
 
 
 def args(cfg: StackConfig) -> list[str]:
@@ -92,7 +120,9 @@ def args(cfg: StackConfig) -> list[str]:
         "--cloud-provider=vsphere",
         "--v=2",
         f"--cloud-config={vsphere_conf.CONFIG_DIR}/{vsphere_conf.CONFIG_FILE}",
-        # Names the load balancers it owns in NSX-T and lets it clean them up.
+        # Not in upstream's manifest (which leaves cloud-provider's default, "kubernetes"): the CPI
+        # names and tags the NSX-T load balancers it creates with it, so two clusters on one NSX-T
+        # never share or delete each other's.
         f"--cluster-name={cfg.cluster.name}",
     ]
     nsxt = cfg.cpi.nsxt
@@ -135,7 +165,7 @@ def daemon_set(cfg: StackConfig) -> Manifest:
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": metadata(NAME, _namespace(cfg), LABELS),
+        "metadata": metadata(NAME, NAMESPACE, LABELS),
         "spec": {
             "selector": {"matchLabels": {"name": NAME}},
             "updateStrategy": {"type": "RollingUpdate"},
@@ -170,12 +200,11 @@ def daemon_set(cfg: StackConfig) -> Manifest:
 
 
 def manifests(cfg: StackConfig) -> list[Manifest]:
-    """Every CPI object except the credential Secrets, in apply order."""
-    ns = _namespace(cfg)
+    """Every CPI object except the credential Secrets and their Namespace, in apply order."""
     return [
-        service_account(SERVICE_ACCOUNT, ns, LABELS),
+        service_account(SERVICE_ACCOUNT, NAMESPACE, LABELS),
         cluster_role(),
-        cluster_role_binding(CLUSTER_ROLE, CLUSTER_ROLE, [sa_subject(SERVICE_ACCOUNT, ns)]),
+        cluster_role_binding(CLUSTER_ROLE, CLUSTER_ROLE, subjects()),
         auth_reader_binding(cfg),
         config_map(cfg),
         daemon_set(cfg),

@@ -3,8 +3,13 @@
 Shape as upstream's ``manifests/vanilla/vsphere-csi-driver.yaml`` of the pinned
 release: namespace, CSIDriver, controller and node RBAC, the feature-state
 ConfigMap, the metrics Service, the controller Deployment (driver, syncer and the
-attacher / resizer / provisioner / snapshotter / liveness sidecars) and the node
-DaemonSet (driver, registrar, liveness). Images come from :mod:`.images`.
+attacher / resizer / provisioner / liveness sidecars) and the node DaemonSet
+(driver, registrar, liveness). Images and what changes from release to release
+come from :class:`.images.CsiRelease`.
+
+The csi-snapshotter sidecar runs only with ``csi.snapshots: external``: it needs the
+VolumeSnapshot CRDs and the snapshot-controller, which upstream installs with a
+script of its own and this program does not; without them it only logs errors.
 """
 
 from __future__ import annotations
@@ -33,6 +38,9 @@ LEADER_ELECTION = [
 ADDRESS_ENV = [{"name": "ADDRESS", "value": f"{SOCKET_DIR}/csi.sock"}]
 NAMESPACE_ENV = {"name": "CSI_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}
 NON_ROOT = {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532}
+# On the controller Deployment with csi.snapshots: external, for the policy pack: the cluster
+# provides the VolumeSnapshot CRDs and snapshot-controller the sidecar needs.
+SNAPSHOTS_ANNOTATION = "vsphere-k8s.io/snapshot-controller"
 
 
 def namespace() -> Manifest:
@@ -114,12 +122,12 @@ def node_role() -> list[Manifest]:
     return [role, binding]
 
 
-def feature_states() -> Manifest:
+def feature_states(cfg: StackConfig) -> Manifest:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(FEATURE_STATES, NAMESPACE),
-        "data": {"trigger-csi-fullsync": "false", "pv-to-backingdiskobjectid-mapping": "false"},
+        "data": images_for(cfg).csi.feature_states,
     }
 
 
@@ -165,6 +173,12 @@ def controller_containers(cfg: StackConfig, release: CsiRelease) -> list[dict[st
         provisioner_args += ["--feature-gates=Topology=true", "--strict-topology"]
     config_mount = {"mountPath": csi_conf.CONFIG_DIR, "name": "vsphere-config-volume", "readOnly": True}
     fss_args = ["--fss-name=" + FEATURE_STATES, "--fss-namespace=$(CSI_NAMESPACE)"]
+    if release.profile_server_flag:
+        fss_args.append("--enable-profile-server=false")
+    attacher_args = [*common, *LEADER_ELECTION] + (["--worker-threads=100"] if release.attacher_worker_threads else [])
+    resizer_args = [*common, "--handle-volume-inuse-error=false", *LEADER_ELECTION]
+    if release.resizer_feature_gates:
+        resizer_args.append(f"--feature-gates={release.resizer_feature_gates}")
     driver_env = [
         {"name": "CSI_ENDPOINT", "value": f"unix://{SOCKET_DIR}/csi.sock"},
         {"name": "X_CSI_MODE", "value": "controller"},
@@ -176,9 +190,9 @@ def controller_containers(cfg: StackConfig, release: CsiRelease) -> list[dict[st
         {"name": "INCLUSTER_CLIENT_BURST", "value": "100"},
         NAMESPACE_ENV,
     ]
-    return [
-        _sidecar(release, "csi-attacher", [*common, *LEADER_ELECTION, "--worker-threads=100"]),
-        _sidecar(release, "csi-resizer", [*common, "--handle-volume-inuse-error=false", *LEADER_ELECTION]),
+    containers = [
+        _sidecar(release, "csi-attacher", attacher_args),
+        _sidecar(release, "csi-resizer", resizer_args),
         {
             "name": CONTROLLER,
             "image": release.driver_image,
@@ -223,33 +237,37 @@ def controller_containers(cfg: StackConfig, release: CsiRelease) -> list[dict[st
                 NAMESPACE_ENV,
             ],
             "securityContext": NON_ROOT,
-            "ports": [{"name": "prometheus", "containerPort": 2113, "protocol": "TCP"}],
+            "ports": [{"name": release.syncer_port_name, "containerPort": 2113, "protocol": "TCP"}],
             "volumeMounts": [config_mount],
         },
         _sidecar(release, "csi-provisioner", provisioner_args),
-        _sidecar(release, "csi-snapshotter", [*common, *LEADER_ELECTION, "--extra-create-metadata"]),
     ]
+    if cfg.csi.snapshots == "external":
+        snapshotter_args = [*common, *LEADER_ELECTION]
+        if release.snapshotter_extra_metadata:
+            snapshotter_args.append("--extra-create-metadata")
+        containers.append(_sidecar(release, "csi-snapshotter", snapshotter_args))
+    return containers
 
 
-def control_plane_affinity() -> dict[str, Any]:
-    return {
-        "requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [
-                {"matchExpressions": [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}]}
-            ]
-        }
-    }
+def control_plane_affinity(release: CsiRelease) -> dict[str, Any]:
+    terms = [
+        {"matchExpressions": [{"key": f"node-role.kubernetes.io/{role}", "operator": "Exists"}]}
+        for role in release.controller_node_roles
+    ]
+    return {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}
 
 
 def controller_deployment(cfg: StackConfig) -> Manifest:
     release = images_for(cfg).csi
     labels = {"app": CONTROLLER, "role": "vsphere-csi"}
+    annotations = {SNAPSHOTS_ANNOTATION: "external"} if cfg.csi.snapshots == "external" else None
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(CONTROLLER, NAMESPACE, {"app": CONTROLLER}),
+        "metadata": metadata(CONTROLLER, NAMESPACE, {"app": CONTROLLER}, annotations),
         "spec": {
-            "replicas": cfg.csi.controller_replicas,
+            "replicas": cfg.csi_controller_replicas,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
             "selector": {"matchLabels": {"app": CONTROLLER}},
             "template": {
@@ -269,7 +287,7 @@ def controller_deployment(cfg: StackConfig) -> Manifest:
                                 }
                             ]
                         },
-                        "nodeAffinity": control_plane_affinity(),
+                        "nodeAffinity": control_plane_affinity(release),
                     },
                     "tolerations": [
                         {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"},
@@ -420,7 +438,7 @@ def manifests(cfg: StackConfig) -> list[Manifest]:
             "vsphere-csi-node-cluster-role-binding", "vsphere-csi-node-cluster-role", [sa_subject(NODE, NAMESPACE)]
         ),
         *node_role(),
-        feature_states(),
+        feature_states(cfg),
         metrics_service(),
         controller_deployment(cfg),
         node_daemon_set(cfg),

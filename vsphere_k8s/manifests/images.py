@@ -43,12 +43,19 @@ class CsiRelease:
     attacher: str
     provisioner: str
     resizer: str
-    snapshotter: str
+    snapshotter: str  # also the snapshot-controller and VolumeSnapshot CRD release upstream qualifies
     livenessprobe: str
     node_driver_registrar: str
 
     def supports(self, minor: int) -> bool:
         return self.min_minor <= minor <= self.max_minor
+
+    @property
+    def _tuple(self) -> tuple[int, ...]:
+        return _release_tuple(self.version)
+
+    # What the release's vanilla manifest changes from one release to the next, by the first
+    # release that ships it (read off every tag's manifests/vanilla/vsphere-csi-driver.yaml).
 
     @property
     def max_volumes_env(self) -> str | None:
@@ -57,7 +64,46 @@ class CsiRelease:
         v3.4.0 to v3.7.0 read the attach limit from this variable (59) and report none without it,
         so the scheduler over-commits volumes; later releases default to 59 in code.
         """
-        return "59" if _release_tuple(self.version) <= (3, 7, 0) else None
+        return "59" if self._tuple <= (3, 7, 0) else None
+
+    @property
+    def feature_states(self) -> dict[str, str]:
+        """The ``internal-feature-states`` ConfigMap's keys as the release ships them (all off)."""
+        keys = ["trigger-csi-fullsync", "pv-to-backingdiskobjectid-mapping"]
+        if (3, 6, 0) <= self._tuple < (3, 7, 0):
+            keys.append("csi-transaction-support")
+        if self._tuple >= (3, 7, 1):
+            keys.append("high-pv-node-density")  # guest clusters only; off keeps 59 volumes a node
+        return dict.fromkeys(keys, "false")
+
+    @property
+    def profile_server_flag(self) -> bool:
+        """v3.6.0+ run a profiling server unless told not to (``--enable-profile-server=false``)."""
+        return self._tuple >= (3, 6, 0)
+
+    @property
+    def snapshotter_extra_metadata(self) -> bool:
+        return self._tuple >= (3, 6, 0)
+
+    @property
+    def attacher_worker_threads(self) -> bool:
+        return self._tuple >= (3, 4, 0)
+
+    @property
+    def resizer_feature_gates(self) -> str | None:
+        # csi-resizer v2 turns recovery from failed expansion on by default; the driver is not qualified for it.
+        return "RecoverVolumeExpansionFailure=false" if self._tuple >= (3, 8, 0) else None
+
+    @property
+    def syncer_port_name(self) -> str:
+        # v3.8.0 renamed the syncer's port: two containers of one pod named "prometheus" is ambiguous.
+        return "prometheus-sync" if self._tuple >= (3, 8, 0) else "prometheus"
+
+    @property
+    def controller_node_roles(self) -> tuple[str, ...]:
+        """The node-role labels the controller's node affinity accepts (any one of them)."""
+        roles = ("control-plane", "controlplane")
+        return roles if self._tuple >= (3, 8, 0) else (*roles, "master")
 
     @property
     def driver_image(self) -> str:
@@ -83,11 +129,13 @@ def _release_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.removeprefix("v").split("."))
 
 
-# Each release supports three Kubernetes minors, up to the one its client-go
-# targets (v3.8.0's notes: minimum 1.34, maximum 1.36). Sidecars as shipped in
-# that release's vanilla manifest.
+# Each release supports three Kubernetes minors, ending with the one its notes add (v3.3.0:
+# 1.30, v3.4.0: 1.32, v3.8.0: "minimum 1.34, maximum 1.36"). Sidecars as shipped in that
+# release's vanilla manifest. v3.3.1 is what keeps 1.29 covered (its manifest still names
+# gcr.io; the same images are on registry.k8s.io/csi-vsphere).
 CSI_RELEASES: tuple[CsiRelease, ...] = (
-    CsiRelease("v3.4.0", 29, 31, "v4.7.0", "v4.0.1", "v1.12.0", "v8.2.0", "v2.14.0", "v2.12.0"),
+    CsiRelease("v3.3.1", 28, 30, "v4.5.1", "v4.0.1", "v1.10.1", "v7.0.2", "v2.12.0", "v2.10.1"),
+    CsiRelease("v3.4.0", 30, 32, "v4.7.0", "v4.0.1", "v1.12.0", "v8.2.0", "v2.14.0", "v2.12.0"),
     CsiRelease("v3.5.1", 31, 33, "v4.8.1", "v4.0.1", "v1.12.0", "v8.2.0", "v2.15.0", "v2.13.0"),
     CsiRelease("v3.6.3", 32, 34, "v4.9.0", "v4.0.1", "v1.12.0", "v8.2.0", "v2.15.0", "v2.13.0"),
     CsiRelease("v3.7.3", 33, 35, "v4.9.0", "v4.0.1", "v1.12.0", "v8.2.0", "v2.15.0", "v2.13.0"),

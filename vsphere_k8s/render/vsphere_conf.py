@@ -4,11 +4,13 @@ Keys are those the CPI unmarshals (gopkg.in/yaml.v2 into its ``CPIConfigYAML``,
 ``NsxtConfigYAML``, ``LBConfigYAML`` and ``RouteConfigYAML``): camelCase, one
 ``vcenter`` entry per vCenter. No credential is written here: the CPI reads them
 from the Secret named in ``global.secretName`` (keys ``<server>.username`` and
-``<server>.password``) and, for NSX-T, from its own Secret.
+``<server>.password``, or ``server_<id>``/``username_<id>``/``password_<id>`` for a
+server no Secret key can hold) and, for NSX-T, from its own Secret.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -115,13 +117,63 @@ def config_map_data(cfg: StackConfig) -> dict[str, str]:
     return data
 
 
+# What the API server accepts as a Secret data key (IsConfigMapKey).
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+_SECRET_KEY_MAX = 253
+# The CPI's credential manager (pkg/common/credentialmanager, v1.36.0) first files every key by
+# its ending: "...username", "...password", "...vc-session-manager-url|token" are the
+# ``<server>.<field>`` form and the server is what precedes the first ".<field>". Only the keys
+# left over are read as the ``server_<id>``/``username_<id>``/``password_<id>`` form.
+CPI_KEY_SUFFIXES = ("username", "password", "vc-session-manager-url", "vc-session-manager-token")
+
+
+def _valid_secret_key(key: str) -> bool:
+    return len(key) <= _SECRET_KEY_MAX and bool(_SECRET_KEY.match(key)) and not key.startswith("..")
+
+
+def dotted_keys_work(server: str) -> bool:
+    """Whether ``<server>.username``/``.password`` are valid keys the CPI maps back to ``server``.
+
+    Not for an IPv6 address (``:``), nor a server holding ``.username``/``.password`` (the CPI
+    would cut the key there).
+    """
+    keys = (f"{server}.username", f"{server}.password")
+    return all(_valid_secret_key(k) for k in keys) and ".username" not in server and ".password" not in server
+
+
+def alternate_key_id(vc: VCenter) -> str:
+    """The ``<id>`` of a vCenter's ``server_<id>`` keys: its name (a DNS label, unique per stack)."""
+    return vc.name
+
+
+def alternate_id_issue(vc: VCenter) -> str | None:
+    """Why the vCenter's name cannot be the ``<id>`` (the CPI would take its keys for the dotted form)."""
+    ending = next((s for s in CPI_KEY_SUFFIXES if alternate_key_id(vc).endswith(s)), None)
+    if ending is None:
+        return None
+    return (
+        f"the CPI keys this vCenter's credentials as server_{vc.name} (its server cannot be part of a Secret key), "
+        f"but a key ending in {ending!r} is read as <server>.{ending}: rename the vCenter"
+    )
+
+
 def cpi_credentials(cfg: StackConfig) -> dict[str, str]:
-    """The CPI Secret's data in plaintext: wrap it in a secret before it leaves this call."""
+    """The CPI Secret's data in plaintext: wrap it in a secret before it leaves this call.
+
+    ``<server>.username``/``<server>.password`` where the server can be part of a key;
+    ``server_<id>``/``username_<id>``/``password_<id>`` otherwise (an IPv6 address).
+    """
     data: dict[str, str] = {}
     for vc in cfg.vcenters:
         cred = cfg.credentials[vc.name].for_cpi
-        data[f"{vc.server}.username"] = cred.username
-        data[f"{vc.server}.password"] = cred.password.get_secret_value()
+        if dotted_keys_work(vc.server):
+            data[f"{vc.server}.username"] = cred.username
+            data[f"{vc.server}.password"] = cred.password.get_secret_value()
+        else:
+            key_id = alternate_key_id(vc)
+            data[f"server_{key_id}"] = vc.server
+            data[f"username_{key_id}"] = cred.username
+            data[f"password_{key_id}"] = cred.password.get_secret_value()
     return data
 
 
