@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import configparser
+import dataclasses
 import gzip
 import re
 from collections.abc import Mapping, Sequence
@@ -190,6 +191,8 @@ def _base64_text(value: Any) -> Any:
 class CpiConfig:
     source: ResourceView
     parsed: Mapping[str, Any]
+    # The legacy INI format's sections (the CPI still reads it): [Global], [VirtualCenter "..."].
+    ini: Mapping[str, Mapping[str, str]] = dataclasses.field(default_factory=dict)
 
     @property
     def labels(self) -> Mapping[str, Any]:
@@ -208,6 +211,9 @@ class CpiConfig:
         nsxt = self.parsed.get("nsxt")  # the CPI's NSX-T manager (cpi.nsxt.tls.insecure)
         if isinstance(nsxt, Mapping) and _truthy(nsxt.get("insecureFlag")):
             found.append(f"nsxt {nsxt.get('host')}")
+        for name, keys in self.ini.items():
+            if _truthy(keys.get("insecure-flag")):
+                found.append("global" if name == "Global" else f"vcenter {_ini_section_label(name)}")
         return found
 
 
@@ -222,11 +228,22 @@ class CsiConfig:
         return [c.strip() for c in raw.split(",") if c.strip()]
 
     def insecure_vcenters(self) -> list[str]:
+        """VirtualCenter sections that set insecure-flag themselves."""
         return [
-            name.removeprefix("VirtualCenter").strip().strip('"')
+            _ini_section_label(name)
             for name, keys in self.sections.items()
             if name.startswith("VirtualCenter") and _truthy(keys.get("insecure-flag"))
         ]
+
+    @property
+    def global_insecure(self) -> bool:
+        """[Global] insecure-flag: the driver applies it to every VirtualCenter section whose own
+        flag is not true (a section's ``false`` cannot undo it)."""
+        return _truthy(self.sections.get("Global", {}).get("insecure-flag"))
+
+
+def _ini_section_label(name: str) -> str:
+    return name.removeprefix("VirtualCenter").strip().strip('"')
 
 
 def _truthy(value: Any) -> bool:
@@ -239,8 +256,10 @@ def cpi_configs(resources: Sequence[ResourceView]) -> list[CpiConfig]:
         text = config_entries(res).get(CPI_CONFIG_KEY)
         if isinstance(text, str):
             docs = _yaml_documents(text)
-            # The legacy INI format parses as one scalar: treat it as an empty YAML config.
-            found.append(CpiConfig(res, docs[0] if docs and isinstance(docs[0], Mapping) else {}))
+            if docs and isinstance(docs[0], Mapping):
+                found.append(CpiConfig(res, docs[0]))
+            else:  # not YAML: the legacy INI format, read as the CSI's (the same gcfg syntax)
+                found.append(CpiConfig(res, {}, parse_csi_conf(text)))
     return found
 
 

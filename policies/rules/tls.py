@@ -1,4 +1,11 @@
-"""TLS: vCenter's certificate is verified everywhere the stack talks to vCenter."""
+"""TLS: nothing the stack deploys switches vCenter certificate verification off.
+
+What each side then verifies (the pack sees only the switches, not the trust anchors): the
+vSphere provider plugin has no CA or thumbprint input, so it verifies with the trust store of
+the machine running Pulumi (SSL_CERT_FILE or the system store); the program's dynamic
+resources verify the stack's ``tls.caCert`` and pin its ``tls.thumbprint``; the CPI and the
+CSI verify the caFile/thumbprint of their own configs.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from ..view import ResourceView, is_true
 
 
 def tls_verified(resource: ResourceView, config: Mapping[str, Any]) -> list[str]:
-    """vCenter's certificate is verified, except on stacks the pack config names.
+    """No opt-out of vCenter certificate verification, except on stacks the pack config names.
 
     The environment is the stack name in the URN, not anything the program
     declares: a change under review cannot relabel prod as a sandbox.
@@ -30,6 +37,11 @@ def tls_verified(resource: ResourceView, config: Mapping[str, Any]) -> list[str]
             for entry in cpi.insecure_entries():
                 problems.append(f"vsphere.conf ({entry}) sets insecureFlag on {where}; set caFile or thumbprint")
         for csi in facts.csi_configs([resource]):
+            if csi.global_insecure:
+                problems.append(
+                    f"csi-vsphere.conf [Global] sets insecure-flag, which every VirtualCenter section "
+                    f"inherits, on {where}"
+                )
             for vc in csi.insecure_vcenters():
                 problems.append(f'csi-vsphere.conf [VirtualCenter "{vc}"] sets insecure-flag on {where}')
     return problems
