@@ -72,13 +72,15 @@ POLICIES: tuple[Policy, ...] = (
     ),
     Policy(
         "vcenter-tls-verified",
-        "vCenter TLS is verified (provider, dynamic resources, vsphere.conf, csi-vsphere.conf) outside allowed stacks.",
+        "vCenter TLS verification is not switched off (provider, dynamic resources, vsphere.conf, csi-vsphere.conf "
+        "incl. [Global]) outside allowed stacks.",
         Level.MANDATORY,
         resource_rule=tls_verified,
         config={"allowInsecureStacks": {"type": "array", "items": {"type": "string"}, "default": ["sim"]}},
         remediation=(
-            "Give the vCenter's CA (tls.caCertFile or tls.caCert) instead of tls.insecure; add tls.thumbprint "
-            "for the CPI, the CSI and the program's own calls to pin (the vSphere provider plugin cannot pin one)."
+            "Give the vCenter's CA (tls.caCertFile or tls.caCert) instead of tls.insecure, and make the machine "
+            "running Pulumi trust it (SSL_CERT_FILE) for the vSphere provider plugin; add tls.thumbprint for the "
+            "CPI, the CSI and the program's own calls to pin (the plugin cannot pin one)."
         ),
     ),
     Policy(
