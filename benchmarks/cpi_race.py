@@ -28,7 +28,6 @@ Importing does no I/O.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import threading
 import time
@@ -38,25 +37,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine_world import BenchControlPlane, bench_vcsim, count_requests
-from .scale_config import REGIONS, ZONES_PER_REGION, region_name, zone_name
+from vsphere_k8s.topology.labels import REGION, ZONE
+
+from .engine_world import (
+    REGION_CATEGORY,
+    ZONE_CATEGORY,
+    BenchControlPlane,
+    BenchNode,
+    bench_vcsim,
+    count_requests,
+    register_nodes,
+    tag_zones,
+    vms_needed,
+)
+from .scale_config import REGIONS
 
 POLL = 0.25
-ZONE_LABEL = "topology.kubernetes.io/zone"
-REGION_LABEL = "topology.kubernetes.io/region"
-ZONE_CATEGORY, REGION_CATEGORY = "k8s-zone", "k8s-region"
 WATCH_AGENT, SETUP_AGENT, FLOOR_AGENT = "bench-watch", "bench-setup", "bench-floor"
 HOST_WORKERS = 4  # pulumi.dynamic's gRPC server threads (see counting_host.HOST_WORKERS)
-
-
-@dataclass(frozen=True)
-class RaceNode:
-    name: str
-    vm_name: str
-    moid: str
-    bios_uuid: str
-    zone: str
-    region: str
 
 
 @dataclass
@@ -74,21 +72,17 @@ class RaceFigures:
 def done(node: Any) -> bool:
     """Whether a Node (kubernetes client object) carries a providerID, a zone and a region."""
     labels = (node.metadata.labels or {}) if node.metadata else {}
-    return bool(node.spec and node.spec.provider_id and labels.get(ZONE_LABEL) and labels.get(REGION_LABEL))
+    return bool(node.spec and node.spec.provider_id and labels.get(ZONE) and labels.get(REGION))
 
 
-def node_patch(node: RaceNode) -> dict[str, Any]:
+def node_patch(node: BenchNode) -> dict[str, Any]:
     """The write both contenders must make: providerID and the two topology labels."""
     from vsphere_k8s.topology import provider_id
 
     return {
-        "metadata": {"labels": {ZONE_LABEL: node.zone, REGION_LABEL: node.region}},
+        "metadata": {"labels": {ZONE: node.zone, REGION: node.region}},
         "spec": {"providerID": provider_id(node.bios_uuid)},
     }
-
-
-def vms_needed(nodes: int) -> int:
-    return max(1, math.ceil(nodes / (REGIONS * ZONES_PER_REGION)))
 
 
 # --------------------------------------------------------------------------- the world
@@ -100,23 +94,18 @@ class RaceWorld:
     sim: Any = None
     target: Any = None
     plane: BenchControlPlane | None = None
-    nodes: list[RaceNode] = field(default_factory=list)
+    nodes: list[BenchNode] = field(default_factory=list)
 
     def core(self, agent: str) -> Any:
-        from kubernetes import client
-        from kubernetes import config as kube_config
-
         assert self.plane is not None
-        api = kube_config.new_client_from_config(str(self.plane.kubeconfig))
-        api.user_agent = agent
-        return client.CoreV1Api(api)
+        return self.plane.core(agent)
 
     def start(self, max_nodes: int) -> RaceWorld:
         try:
             self.sim = bench_vcsim(self.workdir / "vcsim", vms_per_pool=vms_needed(max_nodes))
             (self.workdir / "vcsim").mkdir(parents=True, exist_ok=True)
             self.target = self.sim.start(timeout=180)
-            self.nodes = _tag_and_list(self.target)[:max_nodes]
+            self.nodes = tag_zones(self.target)[:max_nodes]
             if len(self.nodes) < max_nodes:
                 raise RuntimeError(f"vcsim has {len(self.nodes)} VMs, fewer than {max_nodes} nodes")
             _report_guests(self.target, self.nodes)
@@ -162,24 +151,10 @@ class RaceWorld:
 
     # --- nodes ---------------------------------------------------------------------------------
 
-    def fresh_nodes(self, n: int) -> list[RaceNode]:
+    def fresh_nodes(self, n: int) -> list[BenchNode]:
         """Delete every node, then register the first ``n`` as their kubelets would; returns them."""
-        from tests.support.world.kubelets import node_manifest
-
-        core = self.core(SETUP_AGENT)
-        core.delete_collection_node()
-        deadline = time.monotonic() + 120
-        while core.list_node().items:
-            if time.monotonic() > deadline:
-                raise TimeoutError("nodes of the previous run are still there after 120 s")
-            time.sleep(0.2)
         nodes = self.nodes[:n]
-
-        def register(node: RaceNode) -> None:
-            core.create_node(node_manifest(node.name, node.bios_uuid, control_plane=False))
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(register, nodes))
+        register_nodes(self.core(SETUP_AGENT), nodes)
         return nodes
 
     def wait_bound(self, n: int, started: float, timeout: float, alive: Callable[[], bool] = lambda: True) -> float:
@@ -197,41 +172,7 @@ class RaceWorld:
             time.sleep(POLL)
 
 
-def _tag_and_list(target: Any) -> list[RaceNode]:
-    """Region tags on datacenters, zone tags on clusters; the VMs round-robin over the 9 zones."""
-    from providers.vcenter.connection import VCenterConnection
-    from providers.vcenter.inventory import read_inventory
-    from providers.vcenter.tagging import TaggingClient
-
-    conn = VCenterConnection(target.endpoint())
-    try:
-        tagging = TaggingClient(conn)
-        inventory = read_inventory(conn)
-        by_name = {(o.ref.type, o.name): o.ref for o in inventory.objects.values()}
-        region_cat = tagging.create_category(REGION_CATEGORY, "SINGLE", ["Datacenter", "ClusterComputeResource"])
-        zone_cat = tagging.create_category(ZONE_CATEGORY, "SINGLE", ["ClusterComputeResource", "HostSystem"])
-        zone_of: dict[Any, tuple[str, str]] = {}
-        for r in range(REGIONS):
-            tagging.attach(tagging.create_tag(region_name(r), region_cat), by_name[("Datacenter", f"DC{r}")])
-            for z in range(ZONES_PER_REGION):
-                cluster = by_name[("ClusterComputeResource", f"DC{r}_C{z}")]
-                tagging.attach(tagging.create_tag(zone_name(r, z), zone_cat), cluster)
-                zone_of[cluster] = (zone_name(r, z), region_name(r))
-        columns: dict[Any, list[RaceNode]] = {}
-        for vm in sorted(inventory.vms.values(), key=lambda v: v.name):
-            parent = inventory.objects[vm.host].parent if vm.host is not None else None
-            if vm.template or parent not in zone_of:
-                continue
-            zone, region = zone_of[parent]
-            name = vm.name.lower().replace("_", "-")
-            columns.setdefault(parent, []).append(RaceNode(name, vm.name, vm.ref.id, vm.bios_uuid, zone, region))
-        cols = [columns[c] for c in sorted(columns, key=lambda c: c.id)]
-        return [col[i] for i in range(max(map(len, cols), default=0)) for col in cols if i < len(col)]
-    finally:
-        conn.close()
-
-
-def _report_guests(target: Any, nodes: Sequence[RaceNode]) -> None:
+def _report_guests(target: Any, nodes: Sequence[BenchNode]) -> None:
     """What VMware Tools would report (hostname, address), through vcsim's ``SET.guest.*`` hook; not measured."""
     from pyVmomi import vim
 
@@ -241,7 +182,7 @@ def _report_guests(target: Any, nodes: Sequence[RaceNode]) -> None:
     try:
         stub = conn.service_content().rootFolder._stub
 
-        def report(item: tuple[int, RaceNode]) -> None:
+        def report(item: tuple[int, BenchNode]) -> None:
             i, node = item
             vm = vim.VirtualMachine(node.moid, stub)
             spec = vim.vm.ConfigSpec(

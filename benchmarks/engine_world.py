@@ -5,8 +5,11 @@
   VM named :data:`TEMPLATE` (the config names one template, looked up in each zone's datacenter).
 * :func:`open_project`: a working copy of the project (``tests.support.world.project``) with a
   stack of the given raw config, initialised through the real CLI, its credentials set as secrets.
+* :func:`tag_zones`: a region tag on each datacenter and a zone tag on each cluster, as the CPI
+  expects them; the VMs that stand for nodes (:class:`BenchNode`), round-robin over the zones.
 * :class:`BenchControlPlane`: the world's etcd + kube-apiserver with an audit log of every
-  request (Metadata level), so that API-server reads and writes can be counted per client.
+  request (Metadata level), so that API-server reads and writes can be counted per client;
+  :func:`register_nodes` registers nodes on it as their kubelets would.
 
 Importing does no I/O.
 """
@@ -14,19 +17,24 @@ Importing does no I/O.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .scale_config import REGIONS, ZONES_PER_REGION
+from vsphere_k8s.topology.uuids import swap_uuid_byte_order
+
+from .scale_config import REGIONS, ZONES_PER_REGION, region_name, zone_name
 
 TEMPLATE = "bench-template"
 STACK = "bench"
+ZONE_CATEGORY, REGION_CATEGORY = "k8s-zone", "k8s-region"
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
@@ -49,6 +57,81 @@ def bench_vcsim(workdir: Path, vms_per_pool: int = 1) -> Any:
         vms_per_pool=vms_per_pool,
         workdir=workdir,
     )
+
+
+def vms_needed(nodes: int) -> int:
+    """vcsim's ``-vm`` (VMs per cluster resource pool) so that the 9 clusters hold at least ``nodes`` VMs."""
+    return max(1, math.ceil(nodes / (REGIONS * ZONES_PER_REGION)))
+
+
+@dataclass(frozen=True)
+class BenchNode:
+    """A VM of the simulator that stands for a node, and the zone and region its cluster is tagged with."""
+
+    name: str  # Kubernetes node name
+    vm_name: str
+    moid: str
+    bios_uuid: str
+    zone: str
+    region: str
+
+    @property
+    def system_uuid(self) -> str:
+        """What the guest reports: the BIOS UUID with its first three fields byte-swapped."""
+        return swap_uuid_byte_order(self.bios_uuid)
+
+
+def tag_zones(target: Any) -> list[BenchNode]:
+    """Region tags on datacenters, zone tags on clusters; the VMs round-robin over the 9 zones. Not measured."""
+    from providers.vcenter.connection import VCenterConnection
+    from providers.vcenter.inventory import read_inventory
+    from providers.vcenter.tagging import TaggingClient
+
+    conn = VCenterConnection(target.endpoint())
+    try:
+        tagging = TaggingClient(conn)
+        inventory = read_inventory(conn)
+        by_name = {(o.ref.type, o.name): o.ref for o in inventory.objects.values()}
+        region_cat = tagging.create_category(REGION_CATEGORY, "SINGLE", ["Datacenter", "ClusterComputeResource"])
+        zone_cat = tagging.create_category(ZONE_CATEGORY, "SINGLE", ["ClusterComputeResource", "HostSystem"])
+        zone_of: dict[Any, tuple[str, str]] = {}
+        for r in range(REGIONS):
+            tagging.attach(tagging.create_tag(region_name(r), region_cat), by_name[("Datacenter", f"DC{r}")])
+            for z in range(ZONES_PER_REGION):
+                cluster = by_name[("ClusterComputeResource", f"DC{r}_C{z}")]
+                tagging.attach(tagging.create_tag(zone_name(r, z), zone_cat), cluster)
+                zone_of[cluster] = (zone_name(r, z), region_name(r))
+        columns: dict[Any, list[BenchNode]] = {}
+        for vm in sorted(inventory.vms.values(), key=lambda v: v.name):
+            parent = inventory.objects[vm.host].parent if vm.host is not None else None
+            if vm.template or parent not in zone_of:
+                continue
+            zone, region = zone_of[parent]
+            name = vm.name.lower().replace("_", "-")
+            columns.setdefault(parent, []).append(BenchNode(name, vm.name, vm.ref.id, vm.bios_uuid, zone, region))
+        # Round-robin over the clusters, so that every N spreads over all 9 zones.
+        cols = [columns[c] for c in sorted(columns, key=lambda c: c.id)]
+        return [col[i] for i in range(max(map(len, cols), default=0)) for col in cols if i < len(col)]
+    finally:
+        conn.close()
+
+
+def register_nodes(core: Any, nodes: Sequence[BenchNode], timeout: float = 120.0) -> None:
+    """Delete every node, then register ``nodes`` as their kubelets would (no providerID, no zone labels)."""
+    from tests.support.world.kubelets import node_manifest
+
+    core.delete_collection_node()
+    deadline = time.monotonic() + timeout
+    while core.list_node().items:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"nodes of the previous run are still there after {timeout:.0f} s")
+        time.sleep(0.2)
+
+    def register(node: BenchNode) -> None:
+        core.create_node(node_manifest(node.name, node.bios_uuid, control_plane=False))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(register, nodes))
 
 
 def prepare_templates(target: Any) -> None:
@@ -139,6 +222,15 @@ class BenchControlPlane:
     @property
     def kubeconfig(self) -> Path:
         return Path(self.control_plane.admin_kubeconfig)
+
+    def core(self, agent: str) -> Any:
+        """A CoreV1Api on the admin kubeconfig whose requests the audit log names ``agent``."""
+        from kubernetes import client
+        from kubernetes import config as kube_config
+
+        api = kube_config.new_client_from_config(str(self.kubeconfig))
+        api.user_agent = agent
+        return client.CoreV1Api(api)
 
     def start(self, *, controllers: bool = False) -> BenchControlPlane:
         from tests.support.world.controlplane import ControlPlane

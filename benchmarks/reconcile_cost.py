@@ -1,4 +1,4 @@
-"""Reconcile cost: bind and label N nodes on vcsim and kmock's Kubernetes emulator.
+"""Reconcile cost: bind and label N nodes on vcsim and a real kube-apiserver (the shared world's).
 
 Two ways to answer, for N nodes, "which VM is this node (by its systemUUID) and in
 which zone and region is it", then write ``spec.providerID`` and the topology labels:
@@ -22,24 +22,26 @@ which zone and region is it", then write ``spec.providerID`` and the topology la
   categories, one ``list-attached-objects-on-tags`` call) through the process's one
   vCenter session, and one paged LIST of the nodes.
 
-Both run in the same process, on the same simulator, each against its own fresh
-emulator holding the same N registered nodes; both read and patch the nodes through the
+Both run in the same process, on the same simulator and API server (the pieces of the
+end-to-end world, :mod:`benchmarks.engine_world`), each after the same N nodes have been
+registered afresh; both read and patch the nodes through the
 same kubernetes client (``providers.node_binding.kube.KubeNodes``). Round trips and
 logins come from the connections' ``ConnectionStats``; SOAP methods are also counted by
 name from outside (a wrapper around pyVmomi's ``SoapStubAdapter.InvokeMethod``) so that
-vCenter writes can be told from reads; API-server writes are what the emulator received;
+vCenter writes can be told from reads; API-server writes are what the API server's audit
+log shows the node client sent;
 "API s" is the time spent in Kubernetes requests (summed over the workers).
 
 Then a **second reconcile with nothing changed** (as a new ``pulumi up`` would: new
 session, new snapshot, new node list, ``diff`` then ``update`` per node with the first
 run's state) must write nothing to vCenter or to the API server.
 
-Importing does no I/O; :func:`run` starts the simulator and the emulators.
+Importing does no I/O; :func:`run` starts the simulator, etcd and the API server.
 """
 
 from __future__ import annotations
 
-import math
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -47,16 +49,26 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from .scale_config import REGIONS, ZONES_PER_REGION, region_name, zone_name
+from vsphere_k8s.topology.labels import REGION, ZONE
 
-ZONE_CATEGORY = "k8s-zone"
-REGION_CATEGORY = "k8s-region"
-REQUEST_LOG = 16  # requests the benchmark's emulator remembers (see _indexed_emulator_class)
+from .engine_world import (
+    REGION_CATEGORY,
+    ZONE_CATEGORY,
+    BenchControlPlane,
+    BenchNode,
+    bench_vcsim,
+    count_requests,
+    register_nodes,
+    tag_zones,
+    vms_needed,
+)
+
 ENGINE_WORKERS = 4  # calls the dynamic provider host serves at once (pulumi.dynamic's gRPC server)
-ZONE_LABEL = "topology.kubernetes.io/zone"
-REGION_LABEL = "topology.kubernetes.io/region"
+SETUP_AGENT = "bench-setup"  # the user agent of the registrations (not counted)
+ADAPTER_AGENT = "OpenAPI-Generator"  # the kubernetes client's own user agent, which KubeNodes keeps
 # SOAP methods that change nothing in the inventory (a ContainerView is a session-scoped read cursor).
 SOAP_READS = frozenset(
     {
@@ -93,7 +105,7 @@ class PassFigures:
     logins: int
     vcenter_writes: int  # REST writes + SOAP calls that are not reads
     kube_reads: int
-    kube_writes: int  # writes the API server (emulator) received
+    kube_writes: int  # writes the API server received
     soap_methods: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -209,29 +221,22 @@ class TimedKube:
         kube._call = timed
 
 
-# --------------------------------------------------------------------------- the simulated world
-
-
-@dataclass(frozen=True)
-class SimNode:
-    name: str  # Kubernetes node name
-    vm_name: str
-    moid: str
-    bios_uuid: str
-    system_uuid: str  # what the guest reports: the first three fields byte-swapped
-    zone: str
-    region: str
+# --------------------------------------------------------------------------- the world
 
 
 @dataclass
 class World:
-    """vcsim with the zone/region tags attached, and the VMs that stand for nodes."""
+    """The benchmarks' pieces of the shared world (:mod:`benchmarks.engine_world`, on tests/support/world):
+    vcsim of the benchmarks' layout with its zones tagged, and etcd + kube-apiserver with an audit log."""
 
-    sim: Any
-    target: Any
-    vms: list[SimNode]
+    workdir: Path
+    sim: Any = None
+    target: Any = None
+    plane: BenchControlPlane | None = None
+    vms: list[BenchNode] = field(default_factory=list)
 
     def endpoint(self) -> Any:
+        """The endpoint the provider builds from :func:`binding_props` (the key of its cached connection)."""
         from providers.vcenter.connection import Endpoint
 
         return Endpoint(
@@ -242,142 +247,37 @@ class World:
             insecure=self.target.insecure,
         )
 
-
-def vms_needed(nodes: int) -> int:
-    """vcsim's ``-vm`` (VMs per cluster resource pool) so that 9 clusters hold at least ``nodes`` VMs."""
-    return max(1, math.ceil(nodes / (REGIONS * ZONES_PER_REGION)))
-
-
-def start_world(max_nodes: int) -> World:
-    """vcsim with 3 datacenters (regions) of 3 clusters (zones), tagged as the CPI expects. Not measured."""
-    from providers.vcenter.connection import VCenterConnection
-    from providers.vcenter.inventory import read_inventory
-    from providers.vcenter.tagging import ObjectRef, TaggingClient
-    from tests.support.vcsim import Vcsim
-    from vsphere_k8s.topology import swap_uuid_byte_order
-
-    sim = Vcsim(
-        dc=REGIONS,
-        clusters=ZONES_PER_REGION,
-        hosts_per_cluster=2,
-        standalone_hosts=0,
-        vms_per_pool=vms_needed(max_nodes),
-    )
-    target = sim.start(timeout=120)
-    try:
-        world = World(sim, target, [])
-        conn = VCenterConnection(world.endpoint())
+    def start(self, max_nodes: int) -> World:
+        """vcsim with 3 datacenters (regions) of 3 clusters (zones), tagged as the CPI expects. Not measured."""
         try:
-            tagging = TaggingClient(conn)
-            inventory = read_inventory(conn)
-            by_name = {(o.ref.type, o.name): o.ref for o in inventory.objects.values()}
-            region_cat = tagging.create_category(REGION_CATEGORY, "SINGLE", ["Datacenter", "ClusterComputeResource"])
-            zone_cat = tagging.create_category(ZONE_CATEGORY, "SINGLE", ["ClusterComputeResource", "HostSystem"])
-            cluster_zone: dict[ObjectRef, tuple[str, str]] = {}
-            for r in range(REGIONS):
-                tag = tagging.create_tag(region_name(r), region_cat)
-                tagging.attach(tag, by_name[("Datacenter", f"DC{r}")])
-                for z in range(ZONES_PER_REGION):
-                    ztag = tagging.create_tag(zone_name(r, z), zone_cat)
-                    cluster = by_name[("ClusterComputeResource", f"DC{r}_C{z}")]
-                    tagging.attach(ztag, cluster)
-                    cluster_zone[cluster] = (zone_name(r, z), region_name(r))
-            per_cluster: dict[ObjectRef, list[SimNode]] = {}
-            for vm in sorted(inventory.vms.values(), key=lambda v: v.name):
-                if vm.template or vm.host is None:
-                    continue
-                parent = inventory.objects[vm.host].parent
-                if parent is None or parent not in cluster_zone:
-                    continue
-                zone, region = cluster_zone[parent]
-                per_cluster.setdefault(parent, []).append(
-                    SimNode(
-                        name=vm.name.lower().replace("_", "-"),
-                        vm_name=vm.name,
-                        moid=vm.ref.id,
-                        bios_uuid=vm.bios_uuid,
-                        system_uuid=swap_uuid_byte_order(vm.bios_uuid),
-                        zone=zone,
-                        region=region,
-                    )
-                )
-            # Round-robin over the clusters, so every N spreads over all 9 zones.
-            columns = [per_cluster[c] for c in sorted(per_cluster, key=lambda c: c.id)]
-            world.vms = [col[i] for i in range(max(map(len, columns))) for col in columns if i < len(col)]
-        finally:
-            conn.close()
-        if len(world.vms) < max_nodes:
-            raise RuntimeError(f"vcsim has {len(world.vms)} VMs, fewer than {max_nodes} nodes")
-        return world
-    except BaseException:
-        sim.stop()
-        raise
+            self.sim = bench_vcsim(self.workdir / "vcsim", vms_per_pool=vms_needed(max_nodes))
+            (self.workdir / "vcsim").mkdir(parents=True, exist_ok=True)
+            self.target = self.sim.start(timeout=120)
+            self.vms = tag_zones(self.target)
+            if len(self.vms) < max_nodes:
+                raise RuntimeError(f"vcsim has {len(self.vms)} VMs, fewer than {max_nodes} nodes")
+            self.plane = BenchControlPlane(self.workdir / "cluster").start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
+    def stop(self) -> None:
+        if self.plane is not None:
+            self.plane.stop()
+        if self.sim is not None:
+            self.sim.stop()
 
-def _indexed_emulator_class() -> type:
-    """tests.support.kube's GuardedEmulator, serving a named fetch or patch by key.
+    def fresh_nodes(self, nodes: Sequence[BenchNode]) -> str:
+        """Only ``nodes`` registered, as kubelets register them (no providerID, no labels); the kubeconfig."""
+        assert self.plane is not None
+        register_nodes(self.plane.core(SETUP_AGENT), nodes)
+        return self.plane.kubeconfig.read_text()
 
-    kmock 0.8's emulator answers each request after matching it against every request it
-    has served so far, and finds the object of a GET or PATCH by filtering every stored
-    object: O(requests + objects) per request (60 ms per GET after 300 nodes registered,
-    250 ms after 500), which would make the emulator, not the reconcile, the thing
-    measured. Here the request log is cut to its last ``REQUEST_LOG`` entries and a
-    named fetch or patch finds its object by key; stored objects and answers are the same.
-    """
-    from kmock._internal.k8s import KubernetesObjectNotFoundError
-
-    from tests.support.kube import GuardedEmulator
-
-    class IndexedEmulator(GuardedEmulator):  # type: ignore[misc]
-        async def _handle(self, request: Any) -> Any:
-            # kmock matches each request against its whole request log: keep the log short.
-            if len(self._requests) > REQUEST_LOG:
-                del self._requests[:-REQUEST_LOG]
-            return await super()._handle(request)
-
-        def _stored(self, request: Any) -> Any:
-            key = (request.resource, request.namespace, request.name)
-            if key not in self._objects or self._objects[key].deleted:
-                return None
-            return self._objects[key]
-
-        async def _serve_fetch(self, request: Any) -> Any:
-            if request.name is None:
-                return await super()._serve_fetch(request)
-            async with self._lock:
-                found = self._stored(request)
-            if found is None:
-                raise KubernetesObjectNotFoundError()
-            return found.raw
-
-        async def _serve_update(self, request: Any) -> Any:
-            if request.name is None:
-                return await super()._serve_update(request)
-            async with self._lock:
-                found = self._stored(request)
-            if found is None:
-                raise KubernetesObjectNotFoundError()
-            return found.last.raw
-
-    return IndexedEmulator
-
-
-def _start_indexed_emulator() -> Any:
-    """tests.support.kube.KubeEmulator, serving through :func:`_indexed_emulator_class` (same threading, guards)."""
-    from tests.support.kube import KubeEmulator
-
-    return KubeEmulator(emulator_class=_indexed_emulator_class()).start()
-
-
-def start_emulator(nodes: Sequence[SimNode], *, indexed: bool = True) -> Any:
-    """A fresh Kubernetes emulator with ``nodes`` registered as kubelets register them (no providerID, no labels)."""
-    from tests.support.kube import KubeEmulator
-
-    emulator = _start_indexed_emulator() if indexed else KubeEmulator().start()
-    for node in nodes:
-        emulator.register_node(node.name, node.system_uuid)
-    emulator.em.writes.clear()
-    return emulator
+    def api_writes_since(self, offset: int) -> int:
+        """Writes the API server received from the node adapter (``KubeNodes``) since ``offset``."""
+        assert self.plane is not None
+        return count_requests(self.plane.audit_since(offset), clients=(ADAPTER_AGENT,)).writes
 
 
 # --------------------------------------------------------------------------- per node: the CPI's pattern
@@ -454,7 +354,7 @@ def tags_session_per_lookup(conn: Any) -> Iterator[None]:
         conn.rest("DELETE", SESSION_PATH, write=False)
 
 
-def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tuple[PassFigures, dict[str, Found]]:
+def per_node_pass(world: World, nodes: Sequence[BenchNode], kubeconfig: str) -> tuple[PassFigures, dict[str, Found]]:
     from providers.node_binding.kube import KubeNodes
     from providers.vcenter.connection import VCenterConnection
     from providers.vcenter.tagging import TaggingClient
@@ -477,7 +377,7 @@ def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tu
                     raise RuntimeError(f"the CPI pattern found no VM or zone for node {node.name}")
                 results[node.name] = found
                 patch = {
-                    "metadata": {"labels": {ZONE_LABEL: found.zone, REGION_LABEL: found.region}},
+                    "metadata": {"labels": {ZONE: found.zone, REGION: found.region}},
                     "spec": {"providerID": provider_id(found.bios_uuid)},
                 }
                 kube.patch(node.name, patch)
@@ -501,7 +401,7 @@ def per_node_pass(world: World, nodes: Sequence[SimNode], kubeconfig: str) -> tu
 # --------------------------------------------------------------------------- batched: the NodeBinding provider
 
 
-def binding_props(world: World, node: SimNode, kubeconfig: str) -> dict[str, Any]:
+def binding_props(world: World, node: BenchNode, kubeconfig: str) -> dict[str, Any]:
     """The props the engine hands NodeBindingProvider for one node (secrets already unwrapped, as it does)."""
     target = world.target
     return {
@@ -534,8 +434,8 @@ def _fresh_process_state() -> None:
 
 def batched_pass(
     world: World,
-    nodes: Sequence[SimNode],
-    emulator: Any,
+    nodes: Sequence[BenchNode],
+    kubeconfig: str,
     previous: dict[str, dict[str, Any]] | None = None,
     workers: int = ENGINE_WORKERS,
 ) -> tuple[PassFigures, dict[str, dict[str, Any]]]:
@@ -545,9 +445,9 @@ def batched_pass(
     from providers.node_binding.provider import NodeBindingProvider
     from providers.vcenter.connection import connection_for
 
-    kubeconfig = emulator.kubeconfig()
+    assert world.plane is not None
     _fresh_process_state()
-    emulator.em.writes.clear()
+    offset = world.plane.audit_offset()
     conn = connection_for(world.endpoint())  # the instances the provider will use: timed from outside
     timer = TimedConnection(conn)
     kube = nodes_for(kubeconfig)
@@ -555,7 +455,7 @@ def batched_pass(
     provider = NodeBindingProvider()
     soap = SoapCounter()
 
-    def one(node: SimNode) -> tuple[str, dict[str, Any]]:
+    def one(node: BenchNode) -> tuple[str, dict[str, Any]]:
         props = binding_props(world, node, kubeconfig)
         if previous is None:
             return node.name, dict(provider.create(props).outs or {})
@@ -579,7 +479,7 @@ def batched_pass(
         conn=conn,
         soap=soap,
         kube_reads=kube.reads,
-        kube_writes=len(emulator.em.writes),
+        kube_writes=world.api_writes_since(offset),
     )
     _fresh_process_state()
     return figures, outs
@@ -588,7 +488,7 @@ def batched_pass(
 # --------------------------------------------------------------------------- one size, all sizes
 
 
-def check_agreement(nodes: Sequence[SimNode], cpi: dict[str, Found], binding: dict[str, dict[str, Any]]) -> None:
+def check_agreement(nodes: Sequence[BenchNode], cpi: dict[str, Found], binding: dict[str, dict[str, Any]]) -> None:
     """Both patterns must have found the same VM, zone and region for every node (else the figures mean nothing)."""
     for node in nodes:
         found, outs = cpi[node.name], binding[node.name]
@@ -598,34 +498,33 @@ def check_agreement(nodes: Sequence[SimNode], cpi: dict[str, Found], binding: di
 
 
 def measure(world: World, n: int) -> ReconcileFigures:
+    """Each pattern on the same ``n`` nodes, freshly registered (the second run keeps the first's)."""
     nodes = world.vms[:n]
-    cpi_emulator = start_emulator(nodes)
-    try:
-        per_node, cpi_found = per_node_pass(world, nodes, cpi_emulator.kubeconfig())
-    finally:
-        cpi_emulator.stop()
-    emulator = start_emulator(nodes)
-    try:
-        batched, outs = batched_pass(world, nodes, emulator)
-        check_agreement(nodes, cpi_found, outs)
-        second, _ = batched_pass(world, nodes, emulator, previous=outs)
-    finally:
-        emulator.stop()
+    per_node, cpi_found = per_node_pass(world, nodes, world.fresh_nodes(nodes))
+    kubeconfig = world.fresh_nodes(nodes)
+    batched, outs = batched_pass(world, nodes, kubeconfig)
+    check_agreement(nodes, cpi_found, outs)
+    second, _ = batched_pass(world, nodes, kubeconfig, previous=outs)
     return ReconcileFigures(n, per_node, batched, second)
 
 
-def run(sizes: Sequence[int] = (10, 100, 500), progress: Callable[[str], None] | None = None) -> list[ReconcileFigures]:
-    """Start vcsim once (enough VMs for the largest size) and measure every size on it."""
-    world = start_world(max(sizes))
-    try:
-        figures = []
-        for n in sizes:
-            if progress:
-                progress(f"reconcile: {n} nodes")
-            figures.append(measure(world, n))
-        return figures
-    finally:
-        world.sim.stop()
+def run(
+    sizes: Sequence[int] = (10, 100, 500),
+    progress: Callable[[str], None] | None = None,
+    workdir: Path | None = None,
+) -> list[ReconcileFigures]:
+    """Start the world once (enough VMs for the largest size) and measure every size on it."""
+    with tempfile.TemporaryDirectory(prefix="bench-reconcile-") as scratch:
+        world = World(workdir or Path(scratch)).start(max(sizes))
+        try:
+            figures = []
+            for n in sizes:
+                if progress:
+                    progress(f"reconcile: {n} nodes")
+                figures.append(measure(world, n))
+            return figures
+        finally:
+            world.stop()
 
 
 def _pass_figures(

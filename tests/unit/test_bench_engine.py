@@ -12,8 +12,8 @@ import pytest
 from google.protobuf import struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime.proto import resource_pb2
 
-from benchmarks.cpi_race import RaceNode, done, node_patch
-from benchmarks.engine_world import bench_config, count_requests, stack_document
+from benchmarks.cpi_race import done, node_patch
+from benchmarks.engine_world import BenchNode, bench_config, count_requests, stack_document
 from benchmarks.floor_program import SECRET_SIG, SIG, UNKNOWN, to_input
 from benchmarks.noop_cost import summary
 from benchmarks.preview_cost import creates_of
@@ -150,7 +150,7 @@ def test_bench_config_uses_the_renamed_template_and_keeps_credentials_out_of_the
 
 
 def test_a_node_is_done_with_provider_id_zone_and_region() -> None:
-    node = RaceNode("dc0-c0-rp0-vm0", "DC0_C0_RP0_VM0", "vm-1", "4213b2d5-1111-2222-3333-444455556666", "r0-z0", "r0")
+    node = BenchNode("dc0-c0-rp0-vm0", "DC0_C0_RP0_VM0", "vm-1", "4213b2d5-1111-2222-3333-444455556666", "r0-z0", "r0")
     patch = node_patch(node)
     as_read = SimpleNamespace(
         metadata=SimpleNamespace(labels=patch["metadata"]["labels"]),
