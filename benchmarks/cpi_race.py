@@ -222,7 +222,7 @@ def run_cpi(world: RaceWorld, n: int, timeout: float) -> RaceFigures:
         seconds = world.wait_bound(n, started, timeout, alive=lambda: proc.running)
     finally:
         proc.stop()
-    counts = count_requests(world.plane.audit_since(offset), exclude=(WATCH_AGENT, SETUP_AGENT))
+    counts = count_requests(world.plane.audit_since(offset), exclude=(WATCH_AGENT, SETUP_AGENT, "kube-apiserver"))
     return RaceFigures(
         "CPI (real, as shipped)", n, seconds, counts.reads, counts.writes, extra={"clients": counts.by_client}
     )
@@ -315,7 +315,7 @@ def run_binding(
         (workdir / "up.log").write_text(text)
     if up.returncode != 0:
         raise RuntimeError(f"pulumi up of {n} NodeBindings exited {up.returncode}:\n{text[-4000:]}")
-    counts = count_requests(world.plane.audit_since(offset), exclude=(WATCH_AGENT, SETUP_AGENT))
+    counts = count_requests(world.plane.audit_since(offset), exclude=(WATCH_AGENT, SETUP_AGENT, "kube-apiserver"))
     host = read_stats(stats)
     busy = sum(sum(h["call_seconds"].values()) for h in host)
     span = max((h["busy_span_seconds"] for h in host), default=0.0)

@@ -2,8 +2,9 @@
 
 The world (tests/support/world's pieces): vcsim of the benchmarks' layout (``engine_world``), etcd,
 an audited kube-apiserver, kube-controller-manager and kube-scheduler, kwok, and the node agent
-playing each VM's kubelet. No CPI: the stack's NodeBindings run in ``enforce`` mode, so they write
-providerID and labels themselves (the CPI alone is measured in ``cpi_race``).
+playing each VM's kubelet, and the real CPI, started (``tests.support.world.world.CpiLauncher``) once
+the stack has deployed its config: it removes the nodes' uninitialized taint, without which no pod of
+the stack (the CSI controller) is ever scheduled. The stack's NodeBindings run in ``enforce`` mode.
 
 The stack is :func:`~benchmarks.engine_world.bench_config` of N nodes in ``existing`` mode (the
 world's cluster, its kubeconfig as secret config). A first ``pulumi up`` creates the N VMs (so vcsim
@@ -30,7 +31,14 @@ from .engine_world import BenchControlPlane, count_requests, stack_document
 
 AGENT_UA = "bench-node-agent"
 # The world's own API clients (not the stack's): left out of the counts.
-WORLD_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kube-apiserver", "kwok", AGENT_UA)
+WORLD_CLIENTS = (
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-apiserver",
+    "kwok",
+    "vsphere-cloud-controller-manager",
+    AGENT_UA,
+)
 SAME = re.compile(r"(\d+) unchanged")
 
 
@@ -69,6 +77,7 @@ class NoopWorld:
     plane: BenchControlPlane | None = None
     kwok: Any = None
     agent: Any = None
+    cpi: Any = None
     expected: dict[str, bool] = field(default_factory=dict)
 
     def start(self) -> NoopWorld:
@@ -76,7 +85,8 @@ class NoopWorld:
         from kubernetes import config as kube_config
 
         from providers.vcenter.connection import VCenterConnection
-        from tests.support.world.kubelets import NodeAgent, kwok_process, vm_uuids
+        from tests.support.world.kubelets import NodeAgent, kwok_process, report_guest_to_vcsim, vm_uuids
+        from tests.support.world.world import CpiLauncher
 
         from .engine_world import bench_vcsim, prepare_templates
 
@@ -95,9 +105,14 @@ class NoopWorld:
                 client.CoreV1Api(api),
                 lambda: vm_uuids(conn.service_content()),
                 lambda: self.expected,
+                report_guest=lambda vm, ip: report_guest_to_vcsim(conn.service_content(), vm, ip),
                 log_path=self.workdir / "logs" / "node-agent.log",
             )
             self.agent.start()
+            admin = kube_config.new_client_from_config(str(self.plane.kubeconfig))
+            admin.user_agent = AGENT_UA  # the launcher's polling is the world's, not the stack's
+            self.cpi = CpiLauncher(self.plane.workdir, client.CoreV1Api(admin), self.plane.control_plane)
+            self.cpi.start()
         except BaseException:
             self.stop()
             raise
@@ -105,6 +120,7 @@ class NoopWorld:
 
     def stop(self) -> None:
         for stop in (
+            self.cpi.stop if self.cpi else None,
             self.agent.stop if self.agent else None,
             self.kwok.stop if self.kwok else None,
             self.plane.stop if self.plane else None,
