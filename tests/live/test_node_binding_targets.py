@@ -5,7 +5,7 @@ kubeconfig file; the test creates and deletes its own Node objects, named ``nb-t
 a real vCenter the same variables as tests/live/test_node_binding.py name the objects:
 VSPHERE_TEST_DATACENTER, VSPHERE_TEST_CLUSTERS ("a,b") and VSPHERE_TEST_VMS (the first is
 vMotioned from cluster a to b and back); the account needs tagging rights: the test makes two categories
-``nb-test-zone-*``/``nb-test-region-*`` and detaches its tags afterwards. Without those
+``nb-test-zone-*``/``nb-test-region-*`` and removes them afterwards, with their tags. Without those
 variables everything runs on vcsim and the emulator. Nothing here is emulator-only: writes
 are observed through resourceVersion, which every API server keeps.
 """
@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,20 +57,44 @@ class Site:
     bios: str
 
 
-@pytest.fixture(scope="module")
-def site(vcenter: VCenterTarget) -> Iterator[Site]:
+@contextmanager
+def open_site(vcenter: VCenterTarget) -> Iterator[Site]:
+    """Two categories of the test's own, tagged onto the datacenter and two clusters; on exit the tags are
+    detached and the categories deleted (with their tags), however the test ended: a real vCenter is left
+    as found."""
     endpoint = vcenter.endpoint()
     conn = connection_for(endpoint)
     tagging = TaggingClient(conn)
     suffix = uuid.uuid4().hex[:6]
-    zone_cat = tagging.create_category(f"nb-test-zone-{suffix}", "SINGLE", ASSOCIABLE)
-    region_cat = tagging.create_category(f"nb-test-region-{suffix}", "SINGLE", ASSOCIABLE)
-    names = {"a": f"zone-a-{suffix}", "b": f"zone-b-{suffix}", "r": f"region-{suffix}"}
-    tags = {
-        "a": tagging.create_tag(names["a"], zone_cat),
-        "b": tagging.create_tag(names["b"], zone_cat),
-        "r": tagging.create_tag(names["r"], region_cat),
-    }
+    categories: list[str] = []
+    tags: dict[str, str] = {}
+    try:
+        categories.append(tagging.create_category(f"nb-test-zone-{suffix}", "SINGLE", ASSOCIABLE))
+        categories.append(tagging.create_category(f"nb-test-region-{suffix}", "SINGLE", ASSOCIABLE))
+        zone_cat, region_cat = categories
+        names = {"a": f"zone-a-{suffix}", "b": f"zone-b-{suffix}", "r": f"region-{suffix}"}
+        tags["a"] = tagging.create_tag(names["a"], zone_cat)
+        tags["b"] = tagging.create_tag(names["b"], zone_cat)
+        tags["r"] = tagging.create_tag(names["r"], region_cat)
+        yield _tagged_site(conn, endpoint, suffix, names, tags)
+    finally:
+        # The session may have been reset meanwhile (reset_caches closes it): clean up through a live one.
+        tagging = TaggingClient(connection_for(endpoint))
+        for tag in tags.values():
+            for obj in tagging.attached_objects([tag]).get(tag, []):
+                tagging.detach(tag, obj)
+        for category in categories:
+            tagging.delete_category(category)
+
+
+@pytest.fixture(scope="module")
+def site(vcenter: VCenterTarget) -> Iterator[Site]:
+    with open_site(vcenter) as opened:
+        yield opened
+
+
+def _tagged_site(conn: Any, endpoint: Endpoint, suffix: str, names: dict[str, str], tags: dict[str, str]) -> Site:
+    tagging = TaggingClient(conn)
     inv = read_inventory(conn)
     by_name = {(o.ref.type, o.name): o.ref for o in inv.objects.values()}
     cluster_a, cluster_b = (
@@ -85,24 +110,19 @@ def site(vcenter: VCenterTarget) -> Iterator[Site]:
         key=lambda vm: vm.name,
     )
     vm = next(v for v in in_a if v.name == wanted) if wanted else in_a[0]
-    try:
-        yield Site(
-            endpoint,
-            f"nb-test-zone-{suffix}",
-            f"nb-test-region-{suffix}",
-            names["a"],
-            names["b"],
-            names["r"],
-            cluster_a,
-            cluster_b,
-            vm.name,
-            vm.ref.id,
-            vm.bios_uuid,
-        )
-    finally:
-        for tag in tags.values():
-            for obj in tagging.attached_objects([tag]).get(tag, []):
-                tagging.detach(tag, obj)
+    return Site(
+        endpoint,
+        f"nb-test-zone-{suffix}",
+        f"nb-test-region-{suffix}",
+        names["a"],
+        names["b"],
+        names["r"],
+        cluster_a,
+        cluster_b,
+        vm.name,
+        vm.ref.id,
+        vm.bios_uuid,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -264,3 +284,17 @@ def test_delete_removes_only_what_it_wrote(site: Site, cluster: Any) -> None:
     left = labels(cluster, name)
     assert ZONE_LABEL not in left and left[REGION_LABEL] == "by-hand"
     assert cluster.node(name)["spec"]["providerID"] == f"vsphere://{site.bios}"
+
+
+def test_a_site_leaves_no_category_tag_or_attachment_behind(vcenter: VCenterTarget) -> None:
+    """What the README promises for a real vCenter, shown on whatever target is configured."""
+    with open_site(vcenter) as opened:
+        made = {opened.zone_category, opened.region_category}
+        tagging = TaggingClient(connection_for(vcenter.endpoint()))
+        assert made <= {c.name for c in tagging.categories()}
+        ours = {t.id for c in tagging.categories() if c.name in made for t in tagging.tags_for_category(c.id)}
+        assert ours & set(tagging.attached_tags(opened.cluster_a))
+    tagging = TaggingClient(connection_for(vcenter.endpoint()))
+    assert made.isdisjoint(c.name for c in tagging.categories())
+    for cluster in (opened.cluster_a, opened.cluster_b):
+        assert ours.isdisjoint(tagging.attached_tags(cluster))

@@ -61,27 +61,30 @@ def test_tag_lifecycle_and_batched_attached_objects(conn: VCenterConnection) -> 
     )
     suffix = uuid.uuid4().hex[:8]
     category = tagging.create_category(f"adapter-zone-{suffix}", "SINGLE", ["ClusterComputeResource", "HostSystem"])
-    tag_a = tagging.create_tag(f"zone-a-{suffix}", category)
-    tag_b = tagging.create_tag(f"zone-b-{suffix}", category)
-    found = tagging.category_by_name(f"adapter-zone-{suffix}")
-    assert found is not None and found.id == category and found.cardinality == "SINGLE"
-    assert {t.name for t in tagging.tags_for_category(category)} == {f"zone-a-{suffix}", f"zone-b-{suffix}"}
+    try:
+        tag_a = tagging.create_tag(f"zone-a-{suffix}", category)
+        tag_b = tagging.create_tag(f"zone-b-{suffix}", category)
+        found = tagging.category_by_name(f"adapter-zone-{suffix}")
+        assert found is not None and found.id == category and found.cardinality == "SINGLE"
+        assert {t.name for t in tagging.tags_for_category(category)} == {f"zone-a-{suffix}", f"zone-b-{suffix}"}
 
-    first, second = clusters[0].ref, clusters[1].ref
-    tagging.attach(tag_a, first)
-    tagging.attach(tag_b, second)
-    before = conn.stats.rest_calls
-    attached = tagging.attached_objects([tag_a, tag_b])
-    assert conn.stats.rest_calls == before + 1, "one call for every tag"
-    assert attached == {tag_a: [first], tag_b: [second]}
-    assert tag_a in tagging.attached_tags(first)
+        first, second = clusters[0].ref, clusters[1].ref
+        tagging.attach(tag_a, first)
+        tagging.attach(tag_b, second)
+        before = conn.stats.rest_calls
+        attached = tagging.attached_objects([tag_a, tag_b])
+        assert conn.stats.rest_calls == before + 1, "one call for every tag"
+        assert attached == {tag_a: [first], tag_b: [second]}
+        assert tag_a in tagging.attached_tags(first)
 
-    tagging.detach(tag_a, first)
-    tagging.detach(tag_b, second)
-    assert tagging.attached_objects([tag_a, tag_b]) == {tag_a: [], tag_b: []}
-    # Other tests share the simulator and may tag the same cluster: only ours must be gone.
-    assert tag_a not in tagging.attached_tags(ObjectRef("ClusterComputeResource", first.id))
-    tagging.delete_category(category)
+        tagging.detach(tag_a, first)
+        tagging.detach(tag_b, second)
+        assert tagging.attached_objects([tag_a, tag_b]) == {tag_a: [], tag_b: []}
+        # Other tests share the simulator and may tag the same cluster: only ours must be gone.
+        assert tag_a not in tagging.attached_tags(ObjectRef("ClusterComputeResource", first.id))
+    finally:
+        # Deleted whatever failed above: a real vCenter keeps no category of ours.
+        tagging.delete_category(category)
     assert tagging.category_by_name(f"adapter-zone-{suffix}") is None
 
 
