@@ -81,11 +81,8 @@ def policy_config(policy: Policy, given: Mapping[str, Any]) -> dict[str, Any]:
     return {**policy.defaults(), **{k: plain(v) for k, v in given.items()}}
 
 
-_LEVELS = {
-    Level.ADVISORY: EnforcementLevel.ADVISORY,
-    Level.MANDATORY: EnforcementLevel.MANDATORY,
-    Level.DISABLED: EnforcementLevel.DISABLED,
-}
+def _enforcement(level: Level) -> EnforcementLevel:
+    return EnforcementLevel(level.value)  # the engine's own name for each of the pack's levels
 
 
 def _schema(policy: Policy) -> PolicyConfigSchema | None:
@@ -104,7 +101,7 @@ def to_pulumi_policy(policy: Policy) -> ResourceValidationPolicy | StackValidati
             name=policy.name,
             description=policy.description,
             validate=validate_resource,
-            enforcement_level=_LEVELS[policy.level],
+            enforcement_level=_enforcement(policy.level),
             config_schema=_schema(policy),
             remediation_steps=policy.remediation or None,
         )
@@ -120,7 +117,7 @@ def to_pulumi_policy(policy: Policy) -> ResourceValidationPolicy | StackValidati
         name=policy.name,
         description=policy.description,
         validate=validate_stack,
-        enforcement_level=_LEVELS[policy.level],
+        enforcement_level=_enforcement(policy.level),
         config_schema=_schema(policy),
         remediation_steps=policy.remediation or None,
     )

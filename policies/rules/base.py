@@ -16,6 +16,9 @@ from ..view import ResourceView
 
 
 class Level(StrEnum):
+    """pulumi_policy's enforcement levels the pack uses (named alike; no rule here remediates), as plain
+    strings so that policy config and reports can carry them."""
+
     ADVISORY = "advisory"
     MANDATORY = "mandatory"
     DISABLED = "disabled"
