@@ -51,9 +51,16 @@ def cpi_process(
         token=service_account_token(api, namespace, service_account),
         user=service_account,
     )
+    return cpi_from_config(workdir, conf, kubeconfig)
+
+
+def cpi_from_config(
+    workdir: Path, conf: Path, kubeconfig: Path, *, name: str = "vsphere-cloud-controller-manager"
+) -> Process:
+    """The CPI binary with a ``vsphere.conf`` and a kubeconfig, as its DaemonSet runs it (no leader election)."""
     started = time.monotonic()
     return Process(
-        "vsphere-cloud-controller-manager",
+        name,
         [
             str(locate("vsphere-cloud-controller-manager")),
             "--cloud-provider=vsphere",

@@ -19,6 +19,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	_ "github.com/vmware/govmomi/vapi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -71,6 +72,53 @@ func (m *authorizationManager) AddAuthorizationRole(req *types.AddAuthorizationR
 	return body
 }
 
+// searchIndex gives the simulator vCenter's documented FindByUuid scope: with a datacenter
+// given, only entities inside it match. The stock simulator searches the whole inventory,
+// which would let a client that searches configured datacenters only (as the vSphere CPI
+// does) find VMs it never could on a real vCenter.
+type searchIndex struct {
+	*simulator.SearchIndex
+}
+
+func (s *searchIndex) FindByUuid(ctx *simulator.Context, req *types.FindByUuid) soap.HasFault {
+	res := s.SearchIndex.FindByUuid(ctx, req)
+	body, ok := res.(*methods.FindByUuidBody)
+	if !ok || req.Datacenter == nil || body.Res == nil || body.Res.Returnval == nil {
+		return res
+	}
+	if !inside(ctx, *body.Res.Returnval, *req.Datacenter) {
+		body.Res.Returnval = nil
+	}
+	return body
+}
+
+// inside walks the parents of ref (a VM in a vApp through the vApp) looking for dc.
+func inside(ctx *simulator.Context, ref, dc types.ManagedObjectReference) bool {
+	for depth := 0; depth < 64; depth++ {
+		if ref == dc {
+			return true
+		}
+		obj := ctx.Map.Get(ref)
+		if obj == nil {
+			return false
+		}
+		entity, ok := obj.(mo.Entity)
+		if !ok {
+			return false
+		}
+		parent := entity.Entity().Parent
+		if parent == nil {
+			if vm, isVM := obj.(*simulator.VirtualMachine); isVM && vm.ParentVApp != nil {
+				parent = vm.ParentVApp
+			} else {
+				return false
+			}
+		}
+		ref = *parent
+	}
+	return false
+}
+
 func key(p types.Permission) string {
 	return fmt.Sprintf("%t/%s", p.Group, strings.ToLower(p.Principal))
 }
@@ -106,6 +154,10 @@ func main() {
 	am := registry.Get(types.ManagedObjectReference{Type: "AuthorizationManager", Value: "AuthorizationManager"})
 	if stock, ok := am.(*simulator.AuthorizationManager); ok {
 		registry.Put(&authorizationManager{stock})
+	}
+	si := registry.Get(types.ManagedObjectReference{Type: "SearchIndex", Value: "SearchIndex"})
+	if stock, ok := si.(*simulator.SearchIndex); ok {
+		registry.Put(&searchIndex{stock})
 	}
 
 	model.Service.Listen = &url.URL{Host: *listen}
