@@ -223,3 +223,64 @@ def test_vm_create_with_missing_template_names_it(plugin: Plugin):
     with pytest.raises(grpc.RpcError) as caught:
         plugin.stub.Create(pb.CreateRequest(urn=plugin.urn(VM), type=VM, properties=inputs))
     assert "4211-dead-beef" in str(caught.value.details())
+
+
+def _update(plugin: Plugin, token: str, rid: str, olds: Any, news: dict[str, Any]) -> dict[str, Any]:
+    inputs = check(plugin, token, "r", news)
+    answer = plugin.stub.Update(pb.UpdateRequest(id=rid, type=token, urn=plugin.urn(token), olds=olds, news=inputs))
+    return unmarshal(answer.properties)
+
+
+def test_drs_rules_and_groups_are_created_edited_and_removed_in_the_cluster(
+    plugin: Plugin, soap: VCenterConnection
+) -> None:
+    from providers.vcenter.inventory import read_inventory
+    from toolchain.standins.vsphere import cluster_rules as cr
+
+    dc = invoke(plugin, "getDatacenter", name="DC0")["id"]
+    cluster = invoke(plugin, "getComputeCluster", name="DC0_C0", datacenterId=dc)["id"]
+    hosts = [invoke(plugin, "getHost", name=f"DC0_C0_H{i}", datacenterId=dc)["id"] for i in (0, 1)]
+    inventory = read_inventory(soap)
+    uuids = sorted(
+        vm.bios_uuid
+        for vm in inventory.vms.values()
+        if not vm.template
+        and vm.host is not None
+        and inventory.objects[vm.host].parent is not None
+        and inventory.objects[vm.host].parent.id == cluster  # type: ignore[union-attr]
+    )[:2]
+    assert len(uuids) == 2
+    anti = cr.ComputeClusterVmAntiAffinityRule.pulumi_type
+    rule_in = {"computeClusterId": cluster, "name": "aa-test", "virtualMachineIds": uuids, "mandatory": True}
+    rule_id, rule_props, rule_inputs = create(plugin, anti, "aa", rule_in)
+    assert rule_id.startswith(f"{cluster}:")
+    assert unmarshal(rule_props) | {"virtualMachineIds": sorted(unmarshal(rule_props)["virtualMachineIds"])} == {
+        **rule_in,
+        "enabled": True,
+    }
+    edited = _update(plugin, anti, rule_id, rule_props, {**rule_in, "enabled": False})
+    assert edited["enabled"] is False and edited["mandatory"] is True
+
+    vm_group_type, host_group_type = cr.ComputeClusterVmGroup.pulumi_type, cr.ComputeClusterHostGroup.pulumi_type
+    vm_group = {"computeClusterId": cluster, "name": "vg-test", "virtualMachineIds": uuids[:1]}
+    vg_id, vg_props, _ = create(plugin, vm_group_type, "vg", vm_group)
+    host_group = {"computeClusterId": cluster, "name": "hg-test", "hostSystemIds": hosts[:1]}
+    hg_id, hg_props, _ = create(plugin, host_group_type, "hg", host_group)
+    assert (vg_id, hg_id) == (f"{cluster}:vg-test", f"{cluster}:hg-test")
+    grown = _update(plugin, host_group_type, hg_id, hg_props, {**host_group, "hostSystemIds": hosts})
+    assert grown["hostSystemIds"] == sorted(hosts)
+    host_rule = cr.ComputeClusterVmHostRule.pulumi_type
+    affinity = {"computeClusterId": cluster, "name": "vh-test", "vmGroupName": "vg-test"}
+    vh_id, vh_props, _ = create(plugin, host_rule, "vh", {**affinity, "affinityHostGroupName": "hg-test"})
+    vh = unmarshal(vh_props)
+    assert (vh["affinityHostGroupName"], vh["antiAffinityHostGroupName"], vh["enabled"]) == ("hg-test", "", True)
+
+    # Removed in the reverse order the engine deletes them; each then reads as gone.
+    for token, rid, props in (
+        (host_rule, vh_id, vh_props),
+        (host_group_type, hg_id, hg_props),
+        (vm_group_type, vg_id, vg_props),
+        (anti, rule_id, rule_props),
+    ):
+        delete(plugin, token, rid, props)
+        assert read(plugin, token, rid, props, rule_inputs).id == ""

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from . import schema as sch
 from .schema import Field, Schema
-from .server import Provider, Resource, serve
+from .server import Provider, StateOnlyResource, serve
 
 VERSION = "4.21.4"
 DEFAULT_SPECIAL = "!@#$%&*()-_=+[]{}<>:?"  # the real provider's special characters
@@ -80,7 +80,7 @@ def generate(inputs: Mapping[str, Any]) -> str:
     return "".join(chars)
 
 
-class RandomString(Resource):
+class RandomString(StateOnlyResource):  # every argument replaces: update never runs
     pulumi_type = "random:index/randomString:RandomString"
     schema: ClassVar[Schema] = _ARGS
 
@@ -93,17 +93,6 @@ class RandomString(Resource):
     def create(self, inputs: Mapping[str, Any], timeout: float) -> tuple[str, dict[str, Any]]:
         result = generate(inputs)
         return self._id(result), {**inputs, "result": result}
-
-    def read(self, resource_id: str, state: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
-        return dict(state)  # nothing outside the state to read
-
-    def update(
-        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
-    ) -> dict[str, Any]:
-        return {**olds, **news}  # unreachable in practice: every argument replaces
-
-    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
-        return None
 
 
 class RandomPassword(RandomString):

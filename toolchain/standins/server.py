@@ -102,6 +102,23 @@ class Resource:
         raise NotImplementedError
 
 
+class StateOnlyResource(Resource):
+    """A resource that lives only in the engine's state (the tls and random plugins' keys, certificates and
+    values): nothing outside it to read, an in-place update keeps what the state holds, delete has nothing
+    to remove."""
+
+    def read(self, resource_id: str, state: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
+        return dict(state)
+
+    def update(
+        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        return {**olds, **news}
+
+    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
+        return None
+
+
 Function = Callable[["Provider", Mapping[str, Any]], dict[str, Any]]
 
 

@@ -26,7 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import schema as sch
 from .schema import Field, Schema
-from .server import Provider, ProviderError, Resource, serve
+from .server import Provider, ProviderError, StateOnlyResource, serve
 from .wire import UNKNOWN
 
 VERSION = "5.6.2"
@@ -137,7 +137,7 @@ def key_outputs(key: PrivateKeyTypes) -> dict[str, Any]:
     }
 
 
-class PrivateKey(Resource):
+class PrivateKey(StateOnlyResource):
     pulumi_type = "tls:index/privateKey:PrivateKey"
     schema: ClassVar[Schema] = {
         "algorithm": Field("str", required=True, force_new=True, choices=("RSA", "ECDSA", "ED25519")),
@@ -164,17 +164,6 @@ class PrivateKey(Resource):
         outs = key_outputs(key)
         # The real id is a hash of the public key: stable for the key, secret-free.
         return hashlib.sha1(outs["publicKeyPem"].encode()).hexdigest(), {**inputs, **outs}  # noqa: S324
-
-    def read(self, resource_id: str, state: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
-        return dict(state)
-
-    def update(
-        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
-    ) -> dict[str, Any]:
-        return {**olds, **news}
-
-    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
-        return None
 
 
 # --- certificates ----------------------------------------------------------------------------
@@ -298,7 +287,17 @@ _CERT_COMMON = {
 }
 
 
-class _Certificate(Resource):
+# What a self-signed certificate and a certificate request both name: the key, the subject, the SANs.
+_REQUEST: Schema = {
+    "privateKeyPem": Field("str", required=True, force_new=True, secret=True),
+    "subject": Field("object", force_new=True, elem=_SUBJECT),
+    "dnsNames": Field("list", force_new=True),
+    "ipAddresses": Field("list", force_new=True),
+    "uris": Field("list", force_new=True),
+}
+
+
+class _Certificate(StateOnlyResource):
     def validate(self, inputs: Mapping[str, Any]) -> list[sch.Failure]:
         uses = inputs.get("allowedUses")
         bad = [u for u in uses if isinstance(u, str) and u not in _USES] if isinstance(uses, list) else []
@@ -314,23 +313,11 @@ class _Certificate(Resource):
     def read(self, resource_id: str, state: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
         return {**state, "readyForRenewal": ready_for_renewal(state, state.get("earlyRenewalHours"))}
 
-    def update(
-        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
-    ) -> dict[str, Any]:
-        return {**olds, **news}
-
-    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
-        return None
-
 
 class SelfSignedCert(_Certificate):
     pulumi_type = "tls:index/selfSignedCert:SelfSignedCert"
     schema: ClassVar[Schema] = {
-        "privateKeyPem": Field("str", required=True, force_new=True, secret=True),
-        "subject": Field("object", force_new=True, elem=_SUBJECT),
-        "dnsNames": Field("list", force_new=True),
-        "ipAddresses": Field("list", force_new=True),
-        "uris": Field("list", force_new=True),
+        **_REQUEST,
         "setAuthorityKeyId": Field("bool", default=False, force_new=True),
         "keyAlgorithm": Field("str", output=True),
         **_CERT_COMMON,
@@ -353,14 +340,10 @@ class SelfSignedCert(_Certificate):
         return serial, {**inputs, **outs, "keyAlgorithm": algorithm_of(key)}
 
 
-class CertRequest(Resource):
+class CertRequest(StateOnlyResource):
     pulumi_type = "tls:index/certRequest:CertRequest"
     schema: ClassVar[Schema] = {
-        "privateKeyPem": Field("str", required=True, force_new=True, secret=True),
-        "subject": Field("object", force_new=True, elem=_SUBJECT),
-        "dnsNames": Field("list", force_new=True),
-        "ipAddresses": Field("list", force_new=True),
-        "uris": Field("list", force_new=True),
+        **_REQUEST,
         "certRequestPem": Field("str", output=True),
         "keyAlgorithm": Field("str", output=True),
     }
@@ -375,17 +358,6 @@ class CertRequest(Resource):
         pem = csr.public_bytes(serialization.Encoding.PEM).decode()
         outs = {"certRequestPem": pem, "keyAlgorithm": algorithm_of(key)}
         return hashlib.sha1(pem.encode()).hexdigest(), {**inputs, **outs}  # noqa: S324
-
-    def read(self, resource_id: str, state: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
-        return dict(state)
-
-    def update(
-        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
-    ) -> dict[str, Any]:
-        return {**olds, **news}
-
-    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
-        return None
 
 
 class LocallySignedCert(_Certificate):

@@ -60,10 +60,46 @@ def _split(resource_id: str) -> tuple[str, str]:
 
 
 class _ClusterEntry(Resource):
+    """One rule or group in a cluster's ``configurationEx``: edited and removed the same way for every kind."""
+
     autoname = True
 
     def _config(self, cluster: Any) -> Any:
         return vsphere(self).call(lambda: cluster.configurationEx)
+
+    def _spec(self, operation: str, info: Any = None, remove: Any = None) -> Any:
+        raise NotImplementedError
+
+    def _entry(self, inputs: Mapping[str, Any], resource_id: str | None = None) -> Any:
+        """The rule's or group's info for ``inputs`` (an edit keeps the key ``resource_id`` names)."""
+        raise NotImplementedError
+
+    def _what(self, name: str) -> str:
+        raise NotImplementedError
+
+    def _removal(self, entry: Any) -> Any:
+        """What ``removeKey`` names the entry by."""
+        raise NotImplementedError
+
+    def _find(self, resource_id: str) -> tuple[Any, Any] | None:
+        raise NotImplementedError
+
+    def update(
+        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
+    ) -> dict[str, Any]:
+        p = vsphere(self)
+        cluster = _cluster(p, _split(resource_id)[0])
+        spec = self._spec("edit", self._entry(news, resource_id))
+        _reconfigure(p, cluster, spec, f"updating {self._what(str(news['name']))}")
+        return self.read(resource_id, olds, news) or dict(news)
+
+    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
+        found = self._find(resource_id)
+        if found is None:
+            return
+        cluster, entry = found
+        spec = self._spec("remove", remove=self._removal(entry))
+        _reconfigure(vsphere(self), cluster, spec, f"deleting {self._what(str(entry.name))}")
 
 
 class ComputeClusterVmAntiAffinityRule(_ClusterEntry):
@@ -75,6 +111,15 @@ class ComputeClusterVmAntiAffinityRule(_ClusterEntry):
         "enabled": Field("bool", default=True),
         "mandatory": Field("bool"),
     }
+
+    def _entry(self, inputs: Mapping[str, Any], resource_id: str | None = None) -> Any:
+        return self._info(inputs, int(_split(resource_id)[1]) if resource_id else None)
+
+    def _what(self, name: str) -> str:
+        return "the anti-affinity rule"
+
+    def _removal(self, entry: Any) -> Any:
+        return entry.key
 
     def _info(self, inputs: Mapping[str, Any], key: int | None = None) -> Any:
         p = vsphere(self)
@@ -95,12 +140,19 @@ class ComputeClusterVmAntiAffinityRule(_ClusterEntry):
     def create(self, inputs: Mapping[str, Any], timeout: float) -> tuple[str, dict[str, Any]]:
         p = vsphere(self)
         cluster = _cluster(p, str(inputs["computeClusterId"]))
-        _reconfigure(p, cluster, self._spec("add", self._info(inputs)), "creating the anti-affinity rule")
+        _reconfigure(p, cluster, self._spec("add", self._entry(inputs)), f"creating {self._what(inputs['name'])}")
         found = [r for r in self._config(cluster).rule if r.name == inputs["name"]]
         if not found:
             raise ProviderError(f"rule {inputs['name']!r} not found after its creation")
         resource_id = f"{cluster._moId}:{found[-1].key}"
         return resource_id, self.read(resource_id, {}, inputs) or dict(inputs)
+
+    def _is_kind(self, rule: Any) -> bool:
+        return isinstance(rule, vim.cluster.AntiAffinityRuleSpec)
+
+    def _fields(self, rule: Any) -> dict[str, Any]:
+        """What this kind of rule reads back beyond the fields every rule has."""
+        return {"virtualMachineIds": vm_uuids(vsphere(self), list(rule.vm or []))}
 
     def _find(self, resource_id: str) -> tuple[Any, Any] | None:
         p = vsphere(self)
@@ -109,7 +161,7 @@ class ComputeClusterVmAntiAffinityRule(_ClusterEntry):
         if cluster is None:
             return None
         for rule in self._config(cluster).rule:
-            if str(rule.key) == key and isinstance(rule, vim.cluster.AntiAffinityRuleSpec):
+            if str(rule.key) == key and self._is_kind(rule):
                 return cluster, rule
         return None
 
@@ -123,24 +175,8 @@ class ComputeClusterVmAntiAffinityRule(_ClusterEntry):
             "name": rule.name,
             "enabled": bool(rule.enabled),
             "mandatory": bool(rule.mandatory),
-            "virtualMachineIds": vm_uuids(vsphere(self), list(rule.vm or [])),
+            **self._fields(rule),
         }
-
-    def update(
-        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
-    ) -> dict[str, Any]:
-        p = vsphere(self)
-        cluster_id, key = _split(resource_id)
-        cluster = _cluster(p, cluster_id)
-        _reconfigure(p, cluster, self._spec("edit", self._info(news, int(key))), "updating the anti-affinity rule")
-        return self.read(resource_id, olds, news) or dict(news)
-
-    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
-        found = self._find(resource_id)
-        if found is None:
-            return
-        cluster, rule = found
-        _reconfigure(vsphere(self), cluster, self._spec("remove", remove=rule.key), "deleting the anti-affinity rule")
 
 
 class ComputeClusterVmHostRule(ComputeClusterVmAntiAffinityRule):
@@ -167,27 +203,11 @@ class ComputeClusterVmHostRule(ComputeClusterVmAntiAffinityRule):
             antiAffineHostGroupName=inputs.get("antiAffinityHostGroupName") or None,
         )
 
-    def _find(self, resource_id: str) -> tuple[Any, Any] | None:
-        p = vsphere(self)
-        cluster_id, key = _split(resource_id)
-        cluster = _cluster_if_any(p, cluster_id)
-        if cluster is None:
-            return None
-        for rule in self._config(cluster).rule:
-            if str(rule.key) == key and isinstance(rule, vim.cluster.VmHostRuleInfo):
-                return cluster, rule
-        return None
+    def _is_kind(self, rule: Any) -> bool:
+        return isinstance(rule, vim.cluster.VmHostRuleInfo)
 
-    def read(self, resource_id: str, state: Mapping[str, Any], inputs: Mapping[str, Any]) -> dict[str, Any] | None:
-        found = self._find(resource_id)
-        if found is None:
-            return None
-        cluster, rule = found
+    def _fields(self, rule: Any) -> dict[str, Any]:
         return {
-            "computeClusterId": cluster._moId,
-            "name": rule.name,
-            "enabled": bool(rule.enabled),
-            "mandatory": bool(rule.mandatory),
             "vmGroupName": rule.vmGroupName or "",
             "affinityHostGroupName": rule.affineHostGroupName or "",
             "antiAffinityHostGroupName": rule.antiAffineHostGroupName or "",
@@ -210,6 +230,15 @@ class ComputeClusterVmGroup(_ClusterEntry):
     def _members(self, group: Any) -> list[str]:
         return vm_uuids(vsphere(self), list(group.vm or []))
 
+    def _entry(self, inputs: Mapping[str, Any], resource_id: str | None = None) -> Any:
+        return self._group(inputs)
+
+    def _what(self, name: str) -> str:
+        return f"group {name!r}"
+
+    def _removal(self, entry: Any) -> Any:
+        return entry.name
+
     def _spec(self, operation: str, info: Any = None, remove: Any = None) -> Any:
         return vim.cluster.ConfigSpecEx(
             groupSpec=[vim.cluster.GroupSpec(operation=operation, info=info, removeKey=remove)]
@@ -218,7 +247,7 @@ class ComputeClusterVmGroup(_ClusterEntry):
     def create(self, inputs: Mapping[str, Any], timeout: float) -> tuple[str, dict[str, Any]]:
         p = vsphere(self)
         cluster = _cluster(p, str(inputs["computeClusterId"]))
-        _reconfigure(p, cluster, self._spec("add", self._group(inputs)), f"creating group {inputs['name']!r}")
+        _reconfigure(p, cluster, self._spec("add", self._entry(inputs)), f"creating {self._what(inputs['name'])}")
         resource_id = f"{cluster._moId}:{inputs['name']}"
         return resource_id, self.read(resource_id, {}, inputs) or dict(inputs)
 
@@ -239,21 +268,6 @@ class ComputeClusterVmGroup(_ClusterEntry):
             return None
         cluster, group = found
         return {"computeClusterId": cluster._moId, "name": group.name, self.members: self._members(group)}
-
-    def update(
-        self, resource_id: str, olds: Mapping[str, Any], news: Mapping[str, Any], timeout: float
-    ) -> dict[str, Any]:
-        p = vsphere(self)
-        cluster = _cluster(p, _split(resource_id)[0])
-        _reconfigure(p, cluster, self._spec("edit", self._group(news)), f"updating group {news['name']!r}")
-        return self.read(resource_id, olds, news) or dict(news)
-
-    def delete(self, resource_id: str, state: Mapping[str, Any], timeout: float) -> None:
-        found = self._find(resource_id)
-        if found is None:
-            return
-        cluster, group = found
-        _reconfigure(vsphere(self), cluster, self._spec("remove", remove=group.name), f"deleting group {group.name!r}")
 
 
 class ComputeClusterHostGroup(ComputeClusterVmGroup):
