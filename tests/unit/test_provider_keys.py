@@ -11,13 +11,14 @@ from providers.keys import Keys
 from providers.node_binding.plan import KEYS as NODE_BINDING
 from providers.node_binding.plan import Inputs
 from providers.node_binding.resource import NodeBinding, NodeBindingArgs
+from providers.node_retirement.plan import KEYS as NODE_RETIREMENT
 from providers.permission.plan import KEYS as PERMISSION
 from providers.readiness.plan import KEYS as READINESS
 from providers.readiness.provider import ApiServerReadyProvider
 from providers.tag_attachment.plan import KEYS as TAG_ATTACHMENT
 
 
-@pytest.mark.parametrize("keys", [NODE_BINDING, PERMISSION, READINESS, TAG_ATTACHMENT])
+@pytest.mark.parametrize("keys", [NODE_BINDING, NODE_RETIREMENT, PERMISSION, READINESS, TAG_ATTACHMENT])
 def test_an_output_is_never_a_secret_input_or_a_replacing_one(keys: Keys) -> None:
     assert not set(keys.outputs) & set(keys.replace)
     assert not set(keys.outputs) & set(keys.secret)
