@@ -33,11 +33,14 @@ class Bootstrap(pulumi.ComponentResource):
         if len(inits) != 1:
             raise ValueError(f"exactly one node must run kubeadm init, got {len(inits)}: {', '.join(inits) or 'none'}")
         self.endpoint = api_endpoint(cfg, nodes)  # host:port, checked before anything is created
-        self.pki = Pki(f"{name}-pki", PkiArgs(cfg), pulumi.ResourceOptions(parent=self))
-        join = pulumi.Output.all(self.pki.token, self.pki.ca_cert_hash).apply(lambda t: JoinMaterial(t[0], t[1]))
+        self.pki = Pki(f"{name}-pki", PkiArgs(cfg, [n.key for n in nodes]), pulumi.ResourceOptions(parent=self))
+        ttl = cfg.kubernetes.join_token_ttl_minutes
         cp_pki = self.pki.control_plane_pki()
 
         def render(node: NodePlan) -> pulumi.Output[str]:
+            join = pulumi.Output.all(self.pki.tokens[node.key], self.pki.ca_cert_hash).apply(
+                lambda t: JoinMaterial(t[0], t[1], ttl)
+            )
             if node.is_control_plane:
                 text = pulumi.Output.all(join, cp_pki).apply(lambda v: render_user_data(cfg, nodes, node, v[0], v[1]))
             else:
@@ -45,6 +48,9 @@ class Bootstrap(pulumi.ComponentResource):
             return pulumi.Output.secret(text)
 
         self.user_data: dict[str, pulumi.Output[str]] = {n.key: render(n) for n in nodes}
+        # Each node's token, for the NodeJoin that creates it in the API (joiners) and deletes it.
+        self.tokens: dict[str, pulumi.Output[str]] = dict(self.pki.tokens)
+        self.token_ttl_minutes = ttl
         self.steps: dict[str, str] = {n.key: step_of(n) for n in nodes}
         # user-data itself stays off the component's outputs: N copies of the CA keys in state buy nothing.
         outputs: dict[str, Any] = {"endpoint": self.endpoint, "steps": self.steps}

@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 
 from providers.node_binding.resource import NodeBinding, NodeBindingArgs
+from providers.node_join.resource import JoinToken, JoinTokenArgs, NodeJoin, NodeJoinArgs
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.plan.nodes import plan_nodes
 
@@ -99,6 +100,7 @@ class Cluster(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         self._outputs["cloudProvider"] = self.cloud_provider.outputs
+        self.join_tokens = self._join_tokens(name, cfg)
         self.bindings: dict[str, NodeBinding] = {}
         if cfg.node_binding.mode != "off":
             # Zones tagged before they are read, and the API up before nodes are looked at.
@@ -131,14 +133,78 @@ class Cluster(pulumi.ComponentResource):
                         mode=cfg.node_binding.mode,
                         timeout_seconds=cfg.node_binding.timeout_seconds,
                     ),
-                    pulumi.ResourceOptions(parent=self, depends_on=after),
+                    # A joining node needs its token before the binding waits for it to register.
+                    pulumi.ResourceOptions(parent=self, depends_on=[*after, *self._token_of(n.key)]),
                 )
             self._outputs["nodeBindings"] = {
                 n.name: {"vm": b.bound_vm, "providerID": b.provider_id, "zone": b.zone, "region": b.region}
                 for n in self.nodes
                 for b in [self.bindings[n.key]]
             }
+        self.joins = self._joins(name, cfg)
         self.register_outputs(self._outputs)
+
+    def _vcenter_args(self, cfg: StackConfig, vcenter: str) -> dict[str, Any]:
+        vc = cfg.vcenter(vcenter)
+        account = cfg.credentials[vc.name].program
+        return {
+            "server": vc.server,
+            "port": vc.port,
+            "username": account.username,
+            "password": account.password.get_secret_value(),
+            "insecure": vc.tls.insecure,
+            "thumbprint": vc.tls.thumbprint,
+            "ca_cert": vc.tls.ca_cert,
+        }
+
+    def _token_of(self, key: str) -> list[pulumi.Resource]:
+        return [self.join_tokens[key]] if key in self.join_tokens else []
+
+    def _join_tokens(self, name: str, cfg: StackConfig) -> dict[str, JoinToken]:
+        """Bootstrap mode: each node's own token, in the API for its join only (docs/bootstrap-secrets.md)."""
+        if self.bootstrap is None:
+            return {}
+        return {
+            n.key: JoinToken(
+                f"{name}-token-{n.key}",
+                JoinTokenArgs(
+                    node_name=n.name,
+                    kubeconfig=self.kube.kubeconfig,
+                    vm_uuid=self.vms[n.key].uuid,
+                    token=self.bootstrap.tokens[n.key],
+                    create_token=not n.init,  # kubeadm init creates the init node's own token
+                    token_ttl_minutes=self.bootstrap.token_ttl_minutes,
+                    **self._vcenter_args(cfg, n.vcenter),
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=[self.kube.ready]),
+            )
+            for n in self.nodes
+        }
+
+    def _joins(self, name: str, cfg: StackConfig) -> dict[str, NodeJoin]:
+        """Bootstrap mode: once a node has joined (and its binding is done), its token is deleted and its
+        VM's guestinfo holds no secret (existing mode's user-data only names the host)."""
+        if self.bootstrap is None:
+            return {}
+        joins: dict[str, NodeJoin] = {}
+        for n in self.nodes:
+            after: list[pulumi.Resource] = [self.kube.ready, *self._token_of(n.key)]
+            if n.key in self.bindings:
+                after.append(self.bindings[n.key])
+            joins[n.key] = NodeJoin(
+                f"{name}-join-{n.key}",
+                NodeJoinArgs(
+                    node_name=n.name,
+                    kubeconfig=self.kube.kubeconfig,
+                    vm_uuid=self.vms[n.key].uuid,
+                    token=self.bootstrap.tokens[n.key],
+                    token_ttl_minutes=self.bootstrap.token_ttl_minutes,
+                    timeout_seconds=cfg.node_binding.timeout_seconds,
+                    **self._vcenter_args(cfg, n.vcenter),
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
+        return joins
 
     def exports(self) -> dict[str, Any]:
         return dict(self._outputs)

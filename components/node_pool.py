@@ -128,6 +128,10 @@ class NodePool(pulumi.ComponentResource):
                 provider=args.providers[node.vcenter],
                 depends_on=list(args.depends_on),
                 additional_secret_outputs=["extra_config"],
+                # cloud-init reads user-data once per instance, so changing it in place does nothing for
+                # the guest; and once the node has joined, NodeJoin removes it from the VM (it holds the
+                # join token and the control plane's keys): no later up may put it back or see drift.
+                ignore_changes=[f'extraConfig["{key}"]' for key in guestinfo.SECRET_BEARING_KEYS],
             ),
         )
 

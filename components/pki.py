@@ -1,14 +1,17 @@
 """The cluster's PKI, made by the program: CAs kubeadm reuses, the service-account key,
-an admin client certificate and the node join token.
+an admin client certificate and one join token per node.
 
 Pre-placing the shared CAs on every control-plane node (instead of kubeadm's
 ``--upload-certs`` certificate key, which expires after two hours) lets a
 control-plane node join at any later ``pulumi up``, and keeps the trust anchors
-in Pulumi state, where the kubeconfig and the join pin are derived from them.
+in Pulumi state (encrypted), where the kubeconfig and the join pin are derived from
+them. The copy in a VM's guestinfo is removed once the node has joined
+(providers/node_join), so state stays the only long-lived holder of the keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -35,6 +38,7 @@ def admin_group(minor: int) -> str:
 @dataclass
 class PkiArgs:
     config: StackConfig
+    node_keys: Sequence[str] = ()  # one join token each
 
 
 class CertificateAuthority:
@@ -57,12 +61,25 @@ class CertificateAuthority:
         self.key_pem: pulumi.Output[str] = pulumi.Output.secret(self.key.private_key_pem)
 
 
+class GivenCertificateAuthority:
+    """A CA the stack configuration brings (kubernetes.clusterCa): nothing is created for it."""
+
+    def __init__(self, cert_pem: str, key_pem: str) -> None:
+        self.cert_pem: pulumi.Output[str] = pulumi.Output.from_input(cert_pem)
+        self.key_pem: pulumi.Output[str] = pulumi.Output.secret(key_pem)
+
+
 class Pki(pulumi.ComponentResource):
     def __init__(self, name: str, args: PkiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vsphere-k8s:bootstrap:Pki", name, None, opts)
         cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
-        self.ca = CertificateAuthority(f"{name}-ca", "kubernetes", self)
+        given = cfg.kubernetes.cluster_ca
+        self.ca: CertificateAuthority | GivenCertificateAuthority = (
+            GivenCertificateAuthority(given.cert, given.key.get_secret_value())
+            if given is not None
+            else CertificateAuthority(f"{name}-ca", "kubernetes", self)
+        )
         self.front_proxy_ca = CertificateAuthority(f"{name}-front-proxy-ca", "front-proxy-ca", self)
         self.etcd_ca = CertificateAuthority(f"{name}-etcd-ca", "etcd-ca", self)
         # RSA like kubeadm's own: RS256 service-account tokens are what OIDC consumers accept.
@@ -80,7 +97,7 @@ class Pki(pulumi.ComponentResource):
         self.admin_cert = tls.LocallySignedCert(
             f"{name}-admin-cert",
             cert_request_pem=admin_csr.cert_request_pem,
-            ca_private_key_pem=self.ca.key.private_key_pem,
+            ca_private_key_pem=self.ca.key_pem,
             ca_cert_pem=self.ca.cert_pem,
             validity_period_hours=CLIENT_VALIDITY_HOURS,
             early_renewal_hours=CLIENT_EARLY_RENEWAL_HOURS,
@@ -88,16 +105,17 @@ class Pki(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Bootstrap token "<id>.<secret>", the alphabet kubeadm accepts.
-        token_id = random.RandomString(
-            f"{name}-token-id", length=6, upper=False, special=False, numeric=True, opts=child
-        )
-        token_secret = random.RandomPassword(
-            f"{name}-token-secret", length=16, upper=False, special=False, numeric=True, opts=child
-        )
-        self.token: pulumi.Output[str] = pulumi.Output.secret(
-            pulumi.Output.concat(token_id.result, ".", token_secret.result)
-        )
+        # One bootstrap token "<id>.<secret>" per node (the alphabet kubeadm accepts): each is
+        # created for the `up` that adds its node and deleted once that node has joined.
+        self.tokens: dict[str, pulumi.Output[str]] = {}
+        for key in args.node_keys:
+            token_id = random.RandomString(
+                f"{name}-token-id-{key}", length=6, upper=False, special=False, numeric=True, opts=child
+            )
+            token_secret = random.RandomPassword(
+                f"{name}-token-secret-{key}", length=16, upper=False, special=False, numeric=True, opts=child
+            )
+            self.tokens[key] = pulumi.Output.secret(pulumi.Output.concat(token_id.result, ".", token_secret.result))
         self.ca_cert_hash: pulumi.Output[str] = self.ca.cert_pem.apply(ca_cert_hash)
         self.admin_cert_pem: pulumi.Output[str] = self.admin_cert.cert_pem
         self.admin_key_pem: pulumi.Output[str] = pulumi.Output.secret(self.admin_key.private_key_pem)

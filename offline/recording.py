@@ -29,6 +29,7 @@ class Registration:
     component_outputs: dict[str, Any] = field(default_factory=dict)
     id: str = ""  # what the mock provider answered; other resources' inputs refer to it
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input key -> URNs it came from
+    ignore_changes: list[str] = field(default_factory=list)  # property paths the engine keeps from state
 
 
 def unwrap_secrets(value: Any) -> tuple[Any, bool]:
@@ -84,6 +85,7 @@ class RecordingMonitor(pmocks.MockMonitor):
             additional_secret_outputs=list(request.additionalSecretOutputs),
             id=str(reg.id or "") if reg is not None else "",
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
+            ignore_changes=list(request.ignoreChanges),
         )
         return response
 

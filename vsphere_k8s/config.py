@@ -384,6 +384,13 @@ class EtcdAccess(Model):
         return self
 
 
+class ClusterCa(Model):
+    """mode bootstrap: sign the cluster with this CA (e.g. an intermediate of the site's PKI) instead of a new one."""
+
+    cert: NonEmpty  # PEM certificate of a CA
+    key: NonEmptySecret  # its PEM private key (`pulumi config set --secret --path kubernetes.clusterCa.key`)
+
+
 class Kubernetes(Model):
     version: KubernetesVersion
     # "bootstrap": the program creates the cluster with kubeadm.
@@ -402,6 +409,10 @@ class Kubernetes(Model):
     kubeconfig: SecretStr | None = None
     # The NIC kube-vip announces the VIP on; by default the one routing to it, found at boot.
     vip_interface: Annotated[str, Field(pattern=r"^[a-zA-Z0-9_.-]{1,15}$")] | None = None
+    # mode bootstrap: how long a node's join token is accepted by the API server after it is
+    # created; the join material in the VM's guestinfo is useless (and removed) after that.
+    join_token_ttl_minutes: int = Field(default=60, ge=10, le=1440)
+    cluster_ca: ClusterCa | None = None
     # The control plane's etcd, for removing the member of a retired control-plane node.
     etcd: EtcdAccess | None = None
 

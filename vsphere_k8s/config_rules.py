@@ -275,6 +275,8 @@ def bootstrap_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
 
     k8s = cfg.kubernetes
     if k8s.mode == "existing":
+        if k8s.cluster_ca is not None:
+            yield ConfigIssue("kubernetes.clusterCa", "only used with mode: bootstrap; an existing cluster has its CA")
         if k8s.kubeconfig is None:
             yield ConfigIssue(
                 "kubernetes.kubeconfig",
@@ -290,6 +292,8 @@ def bootstrap_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
         return
     if k8s.kubeconfig is not None:
         yield ConfigIssue("kubernetes.kubeconfig", "only read with mode: existing; bootstrap makes its own")
+    if k8s.cluster_ca is not None:
+        yield from _cluster_ca_issues(k8s.cluster_ca.cert, k8s.cluster_ca.key.get_secret_value())
     if not versions.MIN_MINOR <= k8s.minor <= versions.MAX_MINOR:
         yield ConfigIssue(
             "kubernetes.version",
@@ -306,6 +310,35 @@ def bootstrap_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
         yield ConfigIssue("kubernetes.cni.version", f"{k8s.cni.version!r} is not a Cilium release (1.x)")
     if k8s.cni.name == "calico" and not k8s.cni.version.startswith("v3."):
         yield ConfigIssue("kubernetes.cni.version", f"{k8s.cni.version!r} is not a Calico release tag (v3.x)")
+
+
+def _cluster_ca_issues(cert_pem: str, key_pem: str) -> Iterator[ConfigIssue]:
+    """The CA must be a CA and the key its own; messages never quote the key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError:
+        yield ConfigIssue("kubernetes.clusterCa.cert", "is not a PEM certificate")
+        return
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        is_ca = constraints.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        yield ConfigIssue("kubernetes.clusterCa.cert", "is not a CA certificate (basicConstraints CA:TRUE)")
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except (ValueError, TypeError):
+        yield ConfigIssue("kubernetes.clusterCa.key", "is not an unencrypted PEM private key")
+        return
+    pub = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.DER, pub) != cert.public_key().public_bytes(
+        serialization.Encoding.DER, pub
+    ):
+        yield ConfigIssue("kubernetes.clusterCa.key", "is not the private key of kubernetes.clusterCa.cert")
 
 
 def node_name_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:

@@ -21,7 +21,7 @@ TOP_LEVEL_KEYS = tuple(field.alias or name for name, field in StackConfig.model_
 SECRET_KEYS = ("credentials",)
 # Keys inside an otherwise plain section that carry a credential; setting one with
 # `--secret --path` makes Pulumi treat the whole section as secret.
-NESTED_SECRETS: dict[str, tuple[str, ...]] = {"kubernetes": ("kubeconfig",)}
+NESTED_SECRETS: dict[str, tuple[str, ...]] = {"kubernetes": ("kubeconfig", "clusterCa")}
 
 
 def secret_keys(raw: Mapping[str, Any]) -> set[str]:

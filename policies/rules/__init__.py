@@ -15,6 +15,7 @@ pack (``__main__.py``) and the offline preview run.
 - :mod:`.zones`: node VMs in one zone; the control plane's quorum and spread
 - :mod:`.storage`: StorageClass topologies, the default class, the snapshotter's backing
 - :mod:`.wiring`: the CPI's credentials, cloud config and tolerations; explicit providers
+- :mod:`.join_material`: join material in guestinfo is short-lived and removed after the join
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from vsphere_k8s.facts import CONTROL_PLANE_SIZES_SAID, MIN_HARDWARE_VERSION
 from .base import CATEGORY_CONFIG, Level, Policy, ResourceRule, StackRule, Violation
 from .credentials import credential_paths, credentials_in_secrets
 from .in_tree import IN_TREE_PROVISIONER, no_in_tree_cloud_provider
+from .join_material import NODE_JOIN, join_material_short_lived
 from .node_vms import vm_disk_uuid_and_hardware
 from .storage import single_default_storage_class, snapshotter_backed, storage_class_topologies
 from .tag_categories import NODE_BINDING, categories_consistent, tag_category_single
@@ -35,6 +37,7 @@ from .zones import control_plane_quorum_spread, vm_single_zone_and_region
 __all__ = [
     "IN_TREE_PROVISIONER",
     "NODE_BINDING",
+    "NODE_JOIN",
     "POLICIES",
     "Level",
     "Policy",
@@ -48,6 +51,7 @@ __all__ = [
     "credential_paths",
     "credentials_in_secrets",
     "explicit_providers",
+    "join_material_short_lived",
     "no_in_tree_cloud_provider",
     "policy",
     "single_default_storage_class",
@@ -161,6 +165,18 @@ POLICIES: tuple[Policy, ...] = (
         "vSphere and Kubernetes resources use explicit providers, never the ambient default provider.",
         Level.MANDATORY,
         resource_rule=explicit_providers,
+    ),
+    Policy(
+        "guestinfo-join-material-short-lived",
+        "Node user-data in guestinfo carries no long-lived secret: tokens expire, and a NodeJoin removes it "
+        "from the VM once the node has joined.",
+        Level.MANDATORY,
+        stack_rule=join_material_short_lived,
+        config={"maxTokenTtlHours": {"type": "number", "default": 24}},
+        remediation=(
+            "Use mode: bootstrap's NodeJoin (it removes guestinfo.userdata after the join) and a bounded "
+            "kubernetes.joinTokenTtlMinutes; never a ttl: 0s bootstrap token or keys in a VM's user-data for good."
+        ),
     ),
     Policy(
         "single-default-storage-class",

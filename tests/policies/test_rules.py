@@ -545,6 +545,7 @@ def test_every_policy_is_covered_here() -> None:
         "single-default-storage-class",
         "cpi-daemonset-wiring",
         "explicit-providers",
+        "guestinfo-join-material-short-lived",  # tests/policies/test_join_material.py
     }
     assert {p.name for p in rules.POLICIES} == tested
 

@@ -72,7 +72,8 @@ def test_user_data_is_secret_everywhere(sim: OfflineRun) -> None:
     # Private keys and the join secret never reach state in plaintext.
     for reg in sim.recording.of_type("tls:index/privateKey:PrivateKey"):
         assert "privateKeyPem" in reg.additional_secret_outputs, reg.name
-    assert "result" in sim.recording.by_name("sim-bootstrap-pki-token-secret").additional_secret_outputs
+    for reg in sim.recording.of_type("random:index/randomPassword:RandomPassword"):
+        assert "result" in reg.additional_secret_outputs, reg.name
 
 
 def test_every_control_plane_node_gets_the_same_program_made_pki(sim: OfflineRun) -> None:
@@ -112,24 +113,55 @@ def test_every_control_plane_node_gets_the_same_program_made_pki(sim: OfflineRun
     }
 
 
-def test_one_token_and_the_real_ca_pin_for_all_nodes(sim: OfflineRun) -> None:
-    token = (
-        outputs(sim, "sim-bootstrap-pki-token-id")["result"]
-        + "."
-        + outputs(sim, "sim-bootstrap-pki-token-secret")["result"]
-    )
+NODE_JOIN = "pulumi-python:dynamic/vsphere:NodeJoin"
+JOIN_TOKEN = "pulumi-python:dynamic/vsphere:JoinToken"
+
+
+def test_each_node_has_its_own_bounded_token_and_the_real_ca_pin(sim: OfflineRun) -> None:
     pin = ca_cert_hash(outputs(sim, "sim-bootstrap-pki-ca")["certPem"])
+    joins = {reg.inputs["node_name"]: reg.inputs for reg in sim.recording.of_type(NODE_JOIN)}
+    creates = {reg.inputs["node_name"]: reg.inputs for reg in sim.recording.of_type(JOIN_TOKEN)}
     seen: Counter[str] = Counter()
-    for doc in user_data(sim).values():
+    tokens = set()
+    for vm, doc in user_data(sim).items():
         first = kubeadm_docs(doc)[0]
+        join = joins[vm]  # the NodeJoin that creates (joiners) and deletes this node's token
+        token = join["token"]
+        tokens.add(token)
         if first["kind"] == "InitConfiguration":
-            assert [t["token"] for t in first["bootstrapTokens"]] == [token]
+            # kubeadm init creates the init node's token, with the stack's bounded lifetime (never 0s).
+            assert [(t["token"], t["ttl"]) for t in first["bootstrapTokens"]] == [(token, "1h0m0s")]
+            assert creates[vm]["create_token"] is False
             seen["init"] += 1
         else:
             assert first["discovery"]["bootstrapToken"]["token"] == token
             assert first["discovery"]["bootstrapToken"]["caCertHashes"] == [pin]
+            assert creates[vm]["create_token"] is True and creates[vm]["token_ttl_minutes"] == 60
             seen["join"] += 1
+        assert join["scrub_keys"] == ["guestinfo.userdata", "guestinfo.userdata.encoding"]
+        assert creates[vm]["token"] == token
     assert seen == {"init": 1, "join": 5}
+    assert len(tokens) == 6  # one per node: deleting one after its join leaves the others usable
+    for reg in [*sim.recording.of_type(NODE_JOIN), *sim.recording.of_type(JOIN_TOKEN)]:
+        assert {"token", "kubeconfig", "password"} <= set(reg.secret_inputs), reg.name
+
+
+def test_each_binding_waits_for_its_token_and_each_join_for_its_binding(sim: OfflineRun) -> None:
+    # The dynamic-provider host runs four calls at a time: a binding waiting for its node must not
+    # hold a thread before that node's token exists, nor a NodeJoin wait before the binding is done.
+    tokens = {reg.inputs["node_name"]: reg.urn for reg in sim.recording.of_type(JOIN_TOKEN)}
+    bindings = {
+        reg.inputs["node_name"]: reg for reg in sim.recording.of_type("pulumi-python:dynamic/vsphere:NodeBinding")
+    }
+    for reg in sim.recording.of_type(NODE_JOIN):
+        node = reg.inputs["node_name"]
+        assert tokens[node] in bindings[node].dependencies, node
+        assert bindings[node].urn in reg.dependencies and tokens[node] in reg.dependencies, node
+
+
+def test_the_vms_ignore_changes_to_exactly_the_user_data_keys(sim: OfflineRun) -> None:
+    for reg in sim.recording.of_type(VM):
+        assert reg.ignore_changes == ['extraConfig["guestinfo.userdata"]', 'extraConfig["guestinfo.userdata.encoding"]']
 
 
 def test_pki_children_are_parented_named_and_unique(sim: OfflineRun) -> None:
@@ -143,8 +175,12 @@ def test_pki_children_are_parented_named_and_unique(sim: OfflineRun) -> None:
         f"sim-bootstrap-pki-{n}"
         for n in (
             "ca-key", "ca", "front-proxy-ca-key", "front-proxy-ca", "etcd-ca-key", "etcd-ca",
-            "sa-key", "admin-key", "admin-csr", "admin-cert", "token-id", "token-secret",
+            "sa-key", "admin-key", "admin-csr", "admin-cert",
         )
+    } | {
+        f"sim-bootstrap-pki-token-{part}-{key}"
+        for part in ("id", "secret")
+        for key in ("cp-sim-a-0", "cp-sim-b-0", "cp-sim-c-0", "general-sim-a-0", "general-sim-b-0", "general-sim-c-0")
     }  # fmt: skip
     assert outputs(sim, "sim-bootstrap-pki-sa-key")["privateKeyPem"].startswith("-----BEGIN RSA PRIVATE KEY-----")
     assert pki.component_outputs["caCertHash"].startswith("sha256:")

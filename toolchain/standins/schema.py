@@ -203,12 +203,83 @@ def diff_object(
         diff_value(path, spec, olds.get(key), news.get(key), result, replace=replace)
 
 
+def parse_path(path: str) -> list[str | int]:
+    """A Pulumi property path (``a.b``, ``a["k.with.dots"]``, ``a[0]``, ``a[*]``) as its segments."""
+    parts: list[str | int] = []
+    i, n = 0, len(path)
+    while i < n:
+        if path[i] == ".":
+            i += 1
+        elif path[i] == "[":
+            end = path.index("]", i)
+            if path[i + 1] == '"':
+                end = path.index('"]', i + 2)
+                parts.append(path[i + 2 : end].replace('\\"', '"'))
+                i = end + 2
+                continue
+            inner = path[i + 1 : end]
+            parts.append("*" if inner == "*" else int(inner))
+            i = end + 1
+        else:
+            j = i
+            while j < n and path[j] not in ".[":
+                j += 1
+            parts.append(path[i:j])
+            i = j
+    return parts
+
+
+_MISSING: Final = object()
+
+
+def _reset(old: Any, new: Any, path: list[str | int]) -> Any:
+    """``new`` with the value at ``path`` taken from ``old`` (removed where ``old`` has none)."""
+    if isinstance(new, Secret):
+        return Secret(_reset(old, new.value, path))
+    old = old.value if isinstance(old, Secret) else old
+    key, rest = path[0], path[1:]
+    if isinstance(new, dict) and isinstance(key, str):
+        olds = old if isinstance(old, dict) else {}
+        keys = list(new) if key == "*" else [key]
+        out = dict(new)
+        for k in keys:
+            before = olds.get(k, _MISSING)
+            if not rest:
+                if before is _MISSING:
+                    out.pop(k, None)
+                else:
+                    out[k] = before
+            elif k in out:
+                out[k] = _reset(None if before is _MISSING else before, out[k], rest)
+        return out
+    if isinstance(new, list) and (isinstance(key, int) or key == "*"):
+        olds_list = old if isinstance(old, list) else []
+        out_list = list(new)
+        for i in range(len(out_list)) if key == "*" else [int(key)]:
+            if i < len(out_list) and i < len(olds_list):
+                out_list[i] = olds_list[i] if not rest else _reset(olds_list[i], out_list[i], rest)
+        return out_list
+    return new
+
+
+def apply_ignore_changes(olds: Mapping[str, Any], news: Mapping[str, Any], ignore: tuple[str, ...]) -> dict[str, Any]:
+    """What the engine does with ignoreChanges before an update's Diff, and what the bridge does inside
+    Diff (a refresh's diff is not pre-processed by the engine): each path's value comes from the old
+    state, and a path the old state lacks is dropped from the new inputs."""
+    out: dict[str, Any] = dict(news)
+    for path in ignore:
+        parts = parse_path(path)
+        if parts:
+            out = _reset(dict(olds), out, parts)
+    return out
+
+
 def diff_inputs(
     schema: Schema, olds: Mapping[str, Any], news: Mapping[str, Any], ignore: tuple[str, ...] = ()
 ) -> DiffResult:
-    """The changes from old outputs to new inputs, skipping ``ignore``d top-level properties."""
+    """The changes from old outputs to new inputs, skipping ``ignore``d property paths (nested ones too)."""
     result = DiffResult()
-    diff_object("", {k: v for k, v in schema.items() if k not in ignore}, olds, news, result)
+    diff_object("", schema, olds, apply_ignore_changes(olds, news, ignore), result)
     return result
 
 

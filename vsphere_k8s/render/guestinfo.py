@@ -24,6 +24,13 @@ Encoding = Literal["base64", "gzip+base64"]
 # guestinfo value, and big values slow down every reconfigure of the VM.
 GZIP_THRESHOLD = 16 * 1024
 
+# What a bootstrap-mode node's guestinfo holds only until it has joined (the user-data carries
+# its join token and, on control-plane nodes, the cluster's CA and service-account keys): the
+# keys removed from the VM once the node has joined, and ignored by the VM resource's diff.
+# The metadata (instance id, hostname, network) stays: the guest needs it at every boot.
+SECRET_BEARING_KEYS = ("guestinfo.userdata", "guestinfo.userdata.encoding")
+KEPT_KEYS = ("guestinfo.metadata", "guestinfo.metadata.encoding")
+
 # vSphere names NICs ens160/ens192/...; the match keeps the config valid whichever
 # slot the template's adapter sits in (the node VMs have exactly one NIC).
 NIC_ID = "nic0"

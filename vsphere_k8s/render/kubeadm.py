@@ -34,16 +34,19 @@ MANIFESTS_PREFLIGHT = "DirAvailable--etc-kubernetes-manifests"
 
 @dataclass(frozen=True)
 class JoinMaterial:
-    """What every node needs to join: secret token and the CA's public-key pin."""
+    """What one node needs to join: its own secret token, the CA's public-key pin, the token's lifetime."""
 
     token: str  # "<id>.<secret>"
     ca_cert_hash: str  # "sha256:<hex>"
+    token_ttl_minutes: int = 60
 
     def __post_init__(self) -> None:
         if not BOOTSTRAP_TOKEN.match(self.token):
             raise ValueError("bootstrap token must look like [a-z0-9]{6}.[a-z0-9]{16}")
         if not re.match(r"^sha256:[0-9a-f]{64}$", self.ca_cert_hash):
             raise ValueError("CA cert hash must be sha256:<64 hex digits>")
+        if self.token_ttl_minutes <= 0:
+            raise ValueError("the bootstrap token needs a lifetime (token_ttl_minutes > 0): never a token that lasts")
 
 
 def ca_cert_hash(ca_cert_pem: str) -> str:
@@ -131,21 +134,28 @@ def cluster_configuration(cfg: StackConfig, nodes: list[NodePlan]) -> dict[str, 
             "dnsDomain": k8s.cluster_domain,
         },
         "apiServer": {"certSANs": sans},
-        # Stacked etcd with the CA this program made, so joining control planes
-        # (now or a year from now) need no kubeadm upload-certs secret.
+        # Stacked etcd with the CA this program made: joining control planes find the shared
+        # CAs on disk (from guestinfo, removed from the VM once the node has joined).
         "etcd": {"local": {"dataDir": "/var/lib/etcd"}},
         "certificatesDir": "/etc/kubernetes/pki",
     }
     return doc
 
 
-def _bootstrap_token(token: str) -> dict[str, Any]:
-    # ttl 0: nodes added by a later `pulumi up` still join. The token is a
-    # secret output of the stack; rotate it by replacing the random resource.
+def token_ttl(minutes: int) -> str:
+    """A Go duration kubeadm parses; never "0s" (a token that never expires)."""
+    if minutes <= 0:
+        raise ValueError("a bootstrap token needs a positive lifetime")
+    return f"{minutes // 60}h{minutes % 60}m0s"
+
+
+def _bootstrap_token(token: str, ttl_minutes: int) -> dict[str, Any]:
+    # The init node's own token: bounded like every other node's (nodes that join later get a
+    # token of their own, created through the API for the `up` that adds them).
     return {
         "token": token,
         "description": "vsphere-k8s node join token (managed by Pulumi)",
-        "ttl": "0s",
+        "ttl": token_ttl(ttl_minutes),
         "usages": ["signing", "authentication"],
         "groups": [NODE_TOKEN_GROUP],
     }
@@ -166,7 +176,7 @@ def init_documents(cfg: StackConfig, nodes: list[NodePlan], node: NodePlan, join
     init = {
         "apiVersion": api_version,
         "kind": "InitConfiguration",
-        "bootstrapTokens": [_bootstrap_token(join.token)],
+        "bootstrapTokens": [_bootstrap_token(join.token, join.token_ttl_minutes)],
         "nodeRegistration": _node_registration(api_version, node, _labels(cfg, node), init=True),
         "localAPIEndpoint": _local_endpoint(cfg, node),
     }
@@ -190,8 +200,9 @@ def join_documents(cfg: StackConfig, nodes: list[NodePlan], node: NodePlan, join
         "nodeRegistration": _node_registration(api_version, node, _labels(cfg, node), init=False),
     }
     if node.is_control_plane:
-        # No certificateKey: the shared CAs and the service-account key are
-        # already on disk, written by cloud-init from the program's PKI.
+        # No certificateKey (kubeadm's 2-hour upload-certs Secret would need a live control plane
+        # to re-upload for every later join): the shared CAs are on disk, written by cloud-init,
+        # and removed from the VM's guestinfo once the node has joined (providers/node_join).
         doc["controlPlane"] = {"localAPIEndpoint": _local_endpoint(cfg, node)}
     return [doc]
 

@@ -115,6 +115,8 @@ class ControlPlane:
                 f"--tls-cert-file={pki.serving.cert}",
                 f"--tls-private-key-file={pki.serving.key}",
                 f"--client-ca-file={pki.ca.cert}",
+                # As kubeadm's API server: nodes join with bootstrap tokens (Secrets in kube-system).
+                "--enable-bootstrap-token-auth=true",
                 "--authorization-mode=Node,RBAC",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
