@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vsphere_k8s.manifests.csi import SNAPSHOTS_ANNOTATION  # what csi.snapshots: external writes
+from vsphere_k8s.topology import labels
 
 from .. import facts
 from ..facts import STORAGE_CLASS, WORKLOADS
@@ -17,8 +18,8 @@ _CSI_TOPOLOGY_KEY = "topology.csi.vmware.com/"
 # Kubernetes' own zone/region labels (GA and deprecated beta). The vanilla CSI publishes these only in
 # its deprecated [Labels] zone=/region= mode; with topology-categories its nodes' topology keys are
 # topology.csi.vmware.com/<category>, so a class keyed on these never matches a node.
-_K8S_ZONE_KEYS = ("topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone")
-_K8S_REGION_KEYS = ("topology.kubernetes.io/region", "failure-domain.beta.kubernetes.io/region")
+_K8S_ZONE_KEYS = (labels.ZONE, labels.BETA_ZONE)
+_K8S_REGION_KEYS = (labels.REGION, labels.BETA_REGION)
 
 
 def _legacy_zone_labels(resources: Sequence[ResourceView]) -> bool:

@@ -26,13 +26,6 @@ from vsphere_k8s.topology import (
 
 ZONE_LABEL, REGION_LABEL = labels.ZONE, labels.REGION
 TOPOLOGY_LABELS = labels.TOPOLOGY_LABELS
-KEYS = Keys(
-    secret=("username", "password", "kubeconfig"),
-    outputs=("bound_vm", "bound_vm_name", "provider_id", "zone", "region", "labels", "owned_labels", "drift"),
-    # A different node or vCenter is a different binding: replace, never re-point in place. A
-    # changed account or password updates in place (the same node, read with new credentials).
-    replace=("node_name", "server", "port"),
-)
 Mode = Literal["verify", "enforce"]
 
 
@@ -70,6 +63,15 @@ class State(Inputs):
     labels: dict[str, str] = Field(default_factory=dict)
     owned_labels: dict[str, str] = Field(default_factory=dict)  # label -> the value this binding wrote
     drift: list[str] = Field(default_factory=list)
+
+
+KEYS = Keys(
+    secret=("username", "password", "kubeconfig"),
+    outputs=tuple(k for k in State.model_fields if k not in Inputs.model_fields),  # declared once: State
+    # A different node or vCenter is a different binding: replace, never re-point in place. A
+    # changed account or password updates in place (the same node, read with new credentials).
+    replace=("node_name", "server", "port"),
+)
 
 
 def parse_inputs(props: Mapping[str, Any]) -> Inputs:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import pulumi
@@ -12,24 +12,27 @@ from .plan import KEYS, Mode
 from .provider import NodeBindingProvider
 
 
-@dataclass
+@dataclass(kw_only=True)
 class NodeBindingArgs:
+    """The program's side of :class:`~providers.node_binding.plan.Inputs` (same fields and defaults, values
+    that may still be Outputs): the resource's props are these fields, in this order, and the outputs."""
+
     node_name: pulumi.Input[str]
     server: str
+    port: int = 443
     username: pulumi.Input[str]
     password: pulumi.Input[str]
     kubeconfig: pulumi.Input[str]
-    zone_category: str
-    region_category: str
-    port: int = 443
     insecure: bool = False
     thumbprint: str | None = None
     ca_cert: str | None = None
+    zone_category: str
+    region_category: str
     vm_uuid: pulumi.Input[str] | None = None  # BIOS UUID of the VM the stack created
     vm_moid: pulumi.Input[str] | None = None
     expected_zone: str | None = None
     expected_region: str | None = None
-    datacenters: list[str] | None = None  # the vCenter's configured datacenters (empty: all)
+    datacenters: list[str] = field(default_factory=list)  # the vCenter's configured datacenters (empty: all)
     mode: Mode = "verify"
     timeout_seconds: int = 600
 
@@ -45,33 +48,11 @@ class NodeBinding(Resource, module="vsphere", name="NodeBinding"):
     drift: pulumi.Output[list[str]]  # differences found by the last read (refresh); update repairs
 
     def __init__(self, name: str, args: NodeBindingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        given = {f.name: getattr(args, f.name) for f in fields(args)}
         props: dict[str, Any] = {
-            "node_name": args.node_name,
-            "server": args.server,
-            "port": args.port,
-            "username": pulumi.Output.secret(args.username),
-            "password": pulumi.Output.secret(args.password),
-            "kubeconfig": pulumi.Output.secret(args.kubeconfig),
-            "insecure": args.insecure,
-            "thumbprint": args.thumbprint,
-            "ca_cert": args.ca_cert,
-            "zone_category": args.zone_category,
-            "region_category": args.region_category,
-            "vm_uuid": args.vm_uuid,
-            "vm_moid": args.vm_moid,
-            "expected_zone": args.expected_zone,
-            "expected_region": args.expected_region,
-            "datacenters": list(args.datacenters or []),
-            "mode": args.mode,
-            "timeout_seconds": args.timeout_seconds,
-            "bound_vm": None,
-            "bound_vm_name": None,
-            "provider_id": None,
-            "zone": None,
-            "region": None,
-            "labels": None,
-            "owned_labels": None,
-            "drift": None,
+            **{k: pulumi.Output.secret(v) if k in KEYS.secret else v for k, v in given.items()},
+            "datacenters": list(args.datacenters),
+            **dict.fromkeys(KEYS.outputs),
         }
         secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
         super().__init__(NodeBindingProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
