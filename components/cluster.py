@@ -70,6 +70,9 @@ class Cluster(pulumi.ComponentResource):
                     lookups=lookups,
                     zone_tags=self.topology.zone_tags,
                     region_tags=self.topology.region_tags,
+                    region_tags_in={
+                        (vc, tag): tid for (vc, kind, tag), tid in self.topology.tags_in.items() if kind == "region"
+                    },
                     user_data=user_data,
                     # Zones tagged before any node boots: the CPI reads a node's zone once, at init.
                     depends_on=list(self.topology.attachments.values()),
@@ -130,6 +133,7 @@ class Cluster(pulumi.ComponentResource):
                         vm_moid=self.vms[n.key].moid,
                         expected_zone=n.zone,
                         expected_region=n.region,
+                        datacenters=list(vc.datacenters),
                         mode=cfg.node_binding.mode,
                         timeout_seconds=cfg.node_binding.timeout_seconds,
                     ),

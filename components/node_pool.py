@@ -33,9 +33,11 @@ class NodePoolArgs:
     providers: Mapping[str, vsphere.Provider]  # vCenter name -> provider
     lookups: VSphereLookups
     zone_tags: Mapping[str, pulumi.Input[str]]  # zone -> tag id
-    region_tags: Mapping[str, pulumi.Input[str]]  # region -> tag id
+    region_tags: Mapping[str, pulumi.Input[str]]  # region -> tag id (in the region's own vCenter)
     user_data: Mapping[str, pulumi.Input[str]]  # node key -> cloud-init user-data (kept secret)
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)  # e.g. the tag attachments
+    # A region spanning vCenters has a tag in each: (vCenter, region) -> that vCenter's tag id.
+    region_tags_in: Mapping[tuple[str, str], pulumi.Input[str]] = field(default_factory=dict)
 
 
 def pool_path(pool: str) -> str:
@@ -122,7 +124,10 @@ class NodePool(pulumi.ComponentResource):
             # guestinfo is read by cloud-init once per instance: changing it must not reboot a node.
             extra_config_reboot_required=False,
             wait_for_guest_net_timeout=args.config.node_pools.wait_for_guest_net_minutes,
-            tags=[args.zone_tags[node.zone], args.region_tags[node.region]],
+            tags=[
+                args.zone_tags[node.zone],
+                args.region_tags_in.get((node.vcenter, node.region), args.region_tags[node.region]),
+            ],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.providers[node.vcenter],

@@ -1,8 +1,9 @@
 """Zones and regions in vCenter: tag categories, one tag per region and zone, and their attachments.
 
-The CPI and the CSI find a node's zone by walking its host's ancestors for a
-tag of the zone (and region) category, so the tags must sit on the
-datacenters, clusters and hosts named in config. Those objects belong to the
+The CPI finds a node's zone by walking the ancestors of its host (then of its
+resource pool, then of the VM), taking the zone and region tags it meets until
+it has both, so the tags must sit on the datacenters, clusters and hosts named
+in config (``vsphere_k8s/plan/cpi_layout.py`` checks the layout beforehand). Those objects belong to the
 vCenter, not to this stack: a TagAttachment dynamic resource puts the tags on
 them and takes away only what it put there.
 """
@@ -24,7 +25,7 @@ from vsphere_k8s.topology import labels
 # What the categories may be attached to: the ancestors the CPI and CSI walk
 # (host, cluster, datacenter, folders) and the node VMs themselves.
 ASSOCIABLE_TYPES = ("Datacenter", "ClusterComputeResource", "HostSystem", "Folder", "VirtualMachine")
-# One zone (region) per object: two would leave the CPI's nearest-ancestor lookup ambiguous.
+# One zone (region) per object: with two, the CPI keeps whichever the tagging API lists last.
 CARDINALITY = "SINGLE"
 
 Kind = Literal["region", "zone"]
@@ -50,6 +51,7 @@ class Topology(pulumi.ComponentResource):
     category_ids: dict[tuple[str, Kind], pulumi.Output[str]]  # (vCenter, kind) -> category id
     region_tags: dict[str, pulumi.Output[str]]  # region -> tag id
     zone_tags: dict[str, pulumi.Output[str]]  # zone -> tag id
+    tags_in: dict[tuple[str, Kind, str], pulumi.Output[str]]  # (vCenter, kind, name) -> that vCenter's tag id
     attachments: dict[str, TagAttachment]  # placement key ("zone-<name>") -> attachment
 
     def __init__(self, name: str, args: TopologyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -59,6 +61,7 @@ class Topology(pulumi.ComponentResource):
         self.category_ids = {}
         self.region_tags = {}
         self.zone_tags = {}
+        self.tags_in = {}
         self.attachments = {}
         placements = args.placements or tag_placements(cfg)
         category_names: dict[Kind, str] = {"region": topo.region_category, "zone": topo.zone_category}
@@ -67,7 +70,9 @@ class Topology(pulumi.ComponentResource):
                 self.category_ids[(vc, kind)] = self._category(name, vc, kind, category_names[kind], args)
         for placement in placements:
             tag_id = self._tag(name, placement, args)
-            (self.region_tags if placement.kind == "region" else self.zone_tags)[placement.tag] = tag_id
+            # The home vCenter's tag comes first; a region spanning vCenters has one more per other vCenter.
+            (self.region_tags if placement.kind == "region" else self.zone_tags).setdefault(placement.tag, tag_id)
+            self.tags_in[(placement.vcenter, placement.kind, placement.tag)] = tag_id
             if topo.attach_tags:
                 self.attachments[placement.key] = self._attachment(name, placement, tag_id, args)
         self.register_outputs(

@@ -272,18 +272,36 @@ class Region(Model):
     vcenter: DnsLabel | None = None  # defaults to the only vCenter
 
 
+ZoneTagOn = Literal["datacenter", "cluster", "hosts"]
+
+
 class Zone(Model):
     name: DnsLabel
     region: DnsLabel
+    # The zone's vCenter, when its region spans several (defaults to the region's).
+    vcenter: DnsLabel | None = None
     datacenter: NonEmpty
     # Placement: a compute cluster, optionally narrowed to a set of its hosts
-    # (a "host group" zone: the zone tag then goes on each host).
+    # (a "host group" zone).
     compute_cluster: NonEmpty
     hosts: list[NonEmpty] = Field(default_factory=list)
     datastore: NonEmpty
     network: ZoneNetwork
     folder: str | None = None
     resource_pool: str | None = None
+    # Where the zone tag goes: the datacenter (a zone per datacenter), the cluster, or each of
+    # ``hosts``. Default: the hosts when listed, else the cluster.
+    tag_on: ZoneTagOn | None = None
+
+    @model_validator(mode="after")
+    def _tag_on_hosts_needs_hosts(self) -> Zone:
+        if self.tag_on == "hosts" and not self.hosts:
+            raise ValueError("tagOn: hosts needs the zone's hosts listed")
+        return self
+
+    @property
+    def tag_target(self) -> ZoneTagOn:
+        return self.tag_on or ("hosts" if self.hosts else "cluster")
 
 
 class TopologySettings(Model):
@@ -567,7 +585,7 @@ class StackConfig(Model):
         return self.vcenter(region.vcenter) if region.vcenter else self.vcenters[0]
 
     def zone_vcenter(self, zone: Zone) -> VCenter:
-        return self.region_vcenter(self.region(zone.region))
+        return self.vcenter(zone.vcenter) if zone.vcenter else self.region_vcenter(self.region(zone.region))
 
     @property
     def csi_cluster_id(self) -> str:

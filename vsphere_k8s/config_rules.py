@@ -15,6 +15,7 @@ from .config import StackConfig
 from .errors import ConfigIssue
 from .facts import CONTROL_PLANE_SIZES, CONTROL_PLANE_SIZES_SAID
 from .plan.addresses import CONTROL_PLANE, reservations_for_zone
+from .plan.cpi_layout import zone_verdicts
 
 Rule = Callable[[StackConfig], Iterable[ConfigIssue]]
 
@@ -47,7 +48,8 @@ def references(cfg: StackConfig) -> Iterator[ConfigIssue]:
     regions = {r.name for r in cfg.topology.regions}
     zones = {z.name for z in cfg.topology.zones}
     for region in cfg.topology.regions:
-        if region.vcenter is None and len(cfg.vcenters) > 1:
+        placed = all(z.vcenter for z in cfg.topology.zones if z.region == region.name)
+        if region.vcenter is None and len(cfg.vcenters) > 1 and not placed:
             yield ConfigIssue(
                 f"topology.regions[{region.name}].vcenter",
                 "required when more than one vCenter is configured",
@@ -70,7 +72,13 @@ def references(cfg: StackConfig) -> Iterator[ConfigIssue]:
             )
             continue
         region = cfg.region(zone.region)
-        vc_name = region.vcenter or cfg.vcenters[0].name
+        if zone.vcenter is not None and zone.vcenter not in vcenters:
+            yield ConfigIssue(
+                f"{path}.vcenter",
+                f"names vCenter {zone.vcenter!r}, which is not in vcenters ({', '.join(vcenters)})",
+            )
+            continue
+        vc_name = zone.vcenter or region.vcenter or cfg.vcenters[0].name
         vc = vcenters.get(vc_name)
         if vc is not None and zone.datacenter not in vc.datacenters:
             yield ConfigIssue(
@@ -91,6 +99,15 @@ def references(cfg: StackConfig) -> Iterator[ConfigIssue]:
         for zone_name in sc.zones:
             if zone_name not in zones:
                 yield ConfigIssue(f"storageClasses[{sc.name}].zones", f"zone {zone_name!r} is not in topology.zones")
+
+
+def cpi_layout_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """The zone and region the CPI would label each zone's nodes with, from the tags this stack places."""
+    if not cfg.topology.attach_tags:
+        return  # the tags are an administrator's: NodeBinding checks them against vCenter
+    for verdict in zone_verdicts(cfg):
+        if verdict.problem:
+            yield ConfigIssue(f"topology.zones[{verdict.zone}].tagOn", verdict.problem)
 
 
 def placement_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
@@ -456,6 +473,7 @@ RULES: tuple[Rule, ...] = (
     unique_names,
     references,
     placement_rules,
+    cpi_layout_rules,
     control_plane_rules,
     network_rules,
     static_range_rules,

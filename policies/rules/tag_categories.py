@@ -16,7 +16,7 @@ NODE_BINDING = "pulumi-python:dynamic/vsphere:NodeBinding"
 
 
 def tag_category_single(resource: ResourceView, config: Mapping[str, Any]) -> list[str]:
-    """The CPI takes the one tag of the category nearest the VM: two would be ambiguous."""
+    """SINGLE cardinality: with two tags of one category on an object the CPI keeps whichever vCenter lists last."""
     if resource.type != TAG_CATEGORY:
         return []
     cardinality = resource.prop("cardinality")

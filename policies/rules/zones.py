@@ -27,7 +27,7 @@ def vm_single_zone_and_region(resources: Sequence[ResourceView], config: Mapping
                 out.append(
                     Violation(
                         f"node VM {place.vm.name} has {len(found)} {kind} tags of category {category!r} ({listed}); "
-                        "it needs exactly one",
+                        "with two the CPI's answer would depend on the order vCenter lists them",
                         place.vm.urn,
                     )
                 )

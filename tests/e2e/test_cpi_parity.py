@@ -16,6 +16,7 @@ answers the refusal names.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from offline.program import offline_config
 from providers.node_binding.provider import NodeBindingProvider
 from providers.vcenter.tagging import ObjectRef
 from tests.support.world.parity import (
@@ -46,6 +48,8 @@ from tests.support.world.parity import (
     relocate,
 )
 from toolchain.manifest import REPO_ROOT
+from vsphere_k8s.loader import load
+from vsphere_k8s.plan.placement import tag_placements
 from vsphere_k8s.topology import Tag
 from vsphere_k8s.topology.labels import REGION, ZONE
 
@@ -231,3 +235,100 @@ def test_after_a_vmotion_the_drift_names_what_the_cpi_computes_now(parity: Parit
     assert f"node {case.node}: label {ZONE} is 'z1', want {now[1]!r}" in drift, drift
     assert f"node {case.node}: label {REGION} is" not in " ".join(drift), drift  # region unchanged
     assert any("moved from zone 'z1' to 'z2'" in d for d in drift), drift
+
+
+def _stack_layout(parity: ParityWorld, zones: list[dict[str, Any]], regions: list[str]) -> dict[str, Any]:
+    """The tags a stack with these zones places (its own tag_placements), resolved on the simulators."""
+    raw = copy.deepcopy(offline_config("sim"))
+    raw["vcenters"] = [
+        {"name": "a", "server": "a.invalid", "datacenters": ["DC0", "DC1"], "tls": {"insecure": True}},
+        {"name": "b", "server": "b.invalid", "datacenters": ["DC0"], "tls": {"insecure": True}},
+    ]
+    raw["credentials"] = {k: copy.deepcopy(raw["credentials"]["sim"]) for k in ("a", "b")}
+    network = raw["topology"]["zones"][0]["network"]
+    raw["topology"]["regions"] = [{"name": r, "vcenter": "a"} for r in regions]
+    raw["topology"]["zones"] = [{"datastore": "LocalDS_0", "network": {"name": network["name"]}, **z} for z in zones]
+    raw["kubernetes"] = {
+        **{k: v for k, v in raw["kubernetes"].items() if k != "controlPlaneEndpoint"},
+        "mode": "existing",
+        "kubeconfig": parity.kubeconfig_text(),
+    }
+    raw["nodePools"]["controlPlane"]["replicas"] = {zones[0]["name"]: 1}
+    raw["nodePools"]["workers"] = []
+    cfg = load(raw, stack="parity")
+    layout: dict[str, dict[ObjectRef, list[Tag]]] = {"a": {}, "b": {}}
+    for placement in tag_placements(cfg):
+        site = parity.sites[placement.vcenter]
+        category = ZONE_CATEGORY if placement.kind == "zone" else REGION_CATEGORY
+        for target in placement.targets:
+            ref = _resolve(site, target.type, target.datacenter, target.name)
+            layout[placement.vcenter].setdefault(ref, []).append(Tag(category, placement.tag))
+    return {"cfg": cfg, "layout": layout}
+
+
+def _resolve(site: Site, kind: str, datacenter: str, name: str) -> ObjectRef:
+    inv = site.inventory
+    for ref, obj in inv.objects.items():
+        dc = inv.datacenter_of(ref)
+        if ref.type == kind and obj.name == name and dc is not None and dc.name == datacenter:
+            return ref
+    raise LookupError(f"{kind} {name} in {datacenter} not in simulator {site.key}")
+
+
+STACK_LAYOUTS = {
+    "zones on clusters, region on the datacenter": (
+        [{"name": "z1", "region": "r1", "datacenter": "DC0", "computeCluster": "DC0_C0"},
+         {"name": "z2", "region": "r1", "datacenter": "DC0", "computeCluster": "DC0_C1"}],
+        ["r1"],
+    ),
+    "host-group zones, two regions in one datacenter": (
+        [{"name": "z1", "region": "r1", "datacenter": "DC0", "computeCluster": "DC0_C0",
+          "hosts": ["DC0_C0_H0", "DC0_C0_H1"]},
+         {"name": "z2", "region": "r2", "datacenter": "DC0", "computeCluster": "DC0_C1",
+          "hosts": ["DC0_C1_H0", "DC0_C1_H1"]}],
+        ["r1", "r2"],
+    ),
+    "a zone per datacenter, one region over two datacenters and two vCenters": (
+        [{"name": "z1", "region": "r1", "datacenter": "DC0", "computeCluster": "DC0_C0", "tagOn": "datacenter"},
+         {"name": "z2", "region": "r1", "datacenter": "DC1", "computeCluster": "DC1_C0", "tagOn": "datacenter"},
+         {"name": "z3", "region": "r1", "vcenter": "b", "datacenter": "DC0", "computeCluster": "DC0_C0",
+          "tagOn": "datacenter"}],
+        ["r1"],
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(STACK_LAYOUTS))
+def test_layouts_the_stack_expresses_label_what_it_intends(parity: ParityWorld, name: str) -> None:
+    zones, regions = STACK_LAYOUTS[name]
+    assert isinstance(zones, list) and isinstance(regions, list)
+    built = _stack_layout(parity, zones, regions)
+    cfg, layout = built["cfg"], built["layout"]
+    parity.clear_nodes()
+    parity.apply_layout(layout)
+    parity.run_cpi(CONFIGS["two vCenters"])
+    cases, intended = [], {}
+    for key in ("a", "b"):
+        site = parity.sites[key]
+        inv = site.inventory
+        for vm in site.vms():
+            assert vm.host is not None
+            host, cluster = inv.name_of(vm.host), inv.name_of(inv.chain(vm.host)[1])
+            dc = inv.datacenter_of(vm.ref)
+            for z in cfg.topology.zones:
+                if (
+                    cfg.zone_vcenter(z).name == key
+                    and dc is not None
+                    and z.datacenter == dc.name
+                    and z.compute_cluster == cluster
+                    and (not z.hosts or host in z.hosts)
+                ):
+                    node = site.node_name(vm)
+                    cases.append(NodeCase(key, vm.name, node, True, True))
+                    intended[node] = (z.name, z.region)
+    assert len({z for z, _ in intended.values()}) == len(cfg.topology.zones), intended  # every zone has a node
+    outcomes = parity.compare(cases, dict(CONFIGS["two vCenters"]))
+    OUTCOMES.extend((f"stack: {name}", o) for o in outcomes)
+    for o in outcomes:
+        assert o.verdict == "same", (o.node, o.cpi, o.binding)
+        assert o.cpi is not None and o.cpi[1:] == intended[o.node], (o.node, o.cpi, intended[o.node])

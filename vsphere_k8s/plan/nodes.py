@@ -72,7 +72,7 @@ def plan_nodes(cfg: StackConfig) -> list[NodePlan]:
                         role=role,
                         zone=zone_name,
                         region=region.name,
-                        vcenter=cfg.region_vcenter(region).name,
+                        vcenter=cfg.zone_vcenter(zone).name,
                         datacenter=zone.datacenter,
                         ordinal=ordinal,
                         ip=address_for(cfg, zone_name, pool, ordinal),

@@ -39,8 +39,10 @@ class TagPlacement:
 
 
 def zone_targets(zone: Zone) -> tuple[TagTarget, ...]:
-    """A zone is its compute cluster, or, narrowed to hosts, each of those hosts."""
-    if zone.hosts:
+    """Where a zone's tag goes: its datacenter, its compute cluster, or each of its hosts."""
+    if zone.tag_target == "datacenter":
+        return (TagTarget("Datacenter", zone.datacenter, zone.datacenter),)
+    if zone.tag_target == "hosts":
         return tuple(
             TagTarget("HostSystem", zone.datacenter, host, zone.compute_cluster) for host in sorted(zone.hosts)
         )
@@ -48,29 +50,35 @@ def zone_targets(zone: Zone) -> tuple[TagTarget, ...]:
 
 
 def tag_placements(cfg: StackConfig) -> list[TagPlacement]:
-    """Region tags on datacenters, zone tags on clusters or hosts.
+    """Region tags on datacenters, zone tags where each zone says (datacenter, cluster or hosts).
 
-    A datacenter that holds zones of two regions cannot carry either region's
-    tag (a category has single cardinality and the CPI takes the nearest tag),
-    so there the region tag moves down onto each zone's own objects.
+    A datacenter that holds zones of two regions cannot carry either region's tag
+    (the CPI would read it for the other region's nodes too), so there the region
+    tag moves down onto each zone's own objects. A region whose zones live in
+    several vCenters has a tag in each (``region-<name>`` in its own vCenter,
+    ``region-<name>-<vcenter>`` in the others).
     """
     zones_by_dc: dict[tuple[str, str], list[Zone]] = defaultdict(list)
     for zone in cfg.topology.zones:
         zones_by_dc[(cfg.zone_vcenter(zone).name, zone.datacenter)].append(zone)
     placements: list[TagPlacement] = []
     for region in cfg.topology.regions:
-        vcenter = cfg.region_vcenter(region).name
-        targets: set[TagTarget] = set()
-        for (vc, dc), zones in zones_by_dc.items():
-            if vc != vcenter or not any(z.region == region.name for z in zones):
-                continue
-            if all(z.region == region.name for z in zones):
-                targets.add(TagTarget("Datacenter", dc, dc))
-            else:
-                for zone in zones:
-                    if zone.region == region.name:
-                        targets.update(zone_targets(zone))
-        placements.append(TagPlacement(f"region-{region.name}", "region", region.name, vcenter, tuple(sorted(targets))))
+        home = cfg.region_vcenter(region).name
+        in_region = [z for z in cfg.topology.zones if z.region == region.name]
+        vcenters = sorted({cfg.zone_vcenter(z).name for z in in_region} | ({home} if not in_region else set()))
+        for vcenter in sorted(vcenters, key=lambda v: v != home):  # the home vCenter's first
+            targets: set[TagTarget] = set()
+            for (vc, dc), zones in zones_by_dc.items():
+                if vc != vcenter or not any(z.region == region.name for z in zones):
+                    continue
+                if all(z.region == region.name for z in zones):
+                    targets.add(TagTarget("Datacenter", dc, dc))
+                else:
+                    for zone in zones:
+                        if zone.region == region.name:
+                            targets.update(zone_targets(zone))
+            key = f"region-{region.name}" if vcenter == home else f"region-{region.name}-{vcenter}"
+            placements.append(TagPlacement(key, "region", region.name, vcenter, tuple(sorted(targets))))
     for zone in cfg.topology.zones:
         placements.append(
             TagPlacement(f"zone-{zone.name}", "zone", zone.name, cfg.zone_vcenter(zone).name, zone_targets(zone))
