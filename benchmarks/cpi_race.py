@@ -42,13 +42,10 @@ from vsphere_k8s.topology.labels import REGION, ZONE
 from .engine_world import (
     REGION_CATEGORY,
     ZONE_CATEGORY,
-    BenchControlPlane,
     BenchNode,
-    bench_vcsim,
+    BenchWorld,
     count_requests,
     register_nodes,
-    tag_zones,
-    vms_needed,
 )
 from .scale_config import REGIONS
 
@@ -88,39 +85,13 @@ def node_patch(node: BenchNode) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the world
 
 
-@dataclass
-class RaceWorld:
-    workdir: Path
-    sim: Any = None
-    target: Any = None
-    plane: BenchControlPlane | None = None
-    nodes: list[BenchNode] = field(default_factory=list)
+class RaceWorld(BenchWorld):
+    """The benchmarks' world, with what the real CPI reads: the guests' hostnames and addresses in vCenter,
+    its config, credentials and account in the cluster."""
 
-    def core(self, agent: str) -> Any:
-        assert self.plane is not None
-        return self.plane.core(agent)
-
-    def start(self, max_nodes: int) -> RaceWorld:
-        try:
-            self.sim = bench_vcsim(self.workdir / "vcsim", vms_per_pool=vms_needed(max_nodes))
-            (self.workdir / "vcsim").mkdir(parents=True, exist_ok=True)
-            self.target = self.sim.start(timeout=180)
-            self.nodes = tag_zones(self.target)[:max_nodes]
-            if len(self.nodes) < max_nodes:
-                raise RuntimeError(f"vcsim has {len(self.nodes)} VMs, fewer than {max_nodes} nodes")
-            _report_guests(self.target, self.nodes)
-            self.plane = BenchControlPlane(self.workdir / "cluster").start()
-            self._deploy_cpi_config()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self.plane is not None:
-            self.plane.stop()
-        if self.sim is not None:
-            self.sim.stop()
+    def _prepare(self) -> None:
+        _report_guests(self.target, self.nodes)
+        self._deploy_cpi_config()
 
     def _deploy_cpi_config(self) -> None:
         from kubernetes import client

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -307,3 +307,44 @@ def count_requests(
             writes[who] += 1
     names = sorted(set(reads) | set(writes))
     return ApiCounts(sum(reads.values()), sum(writes.values()), {n: (reads[n], writes[n]) for n in names})
+
+
+@dataclass
+class BenchWorld:
+    """The benchmarks' world: vcsim of their layout with its zones tagged (:func:`tag_zones`), and the
+    end-to-end world's etcd + kube-apiserver with its audit log (:class:`BenchControlPlane`)."""
+
+    workdir: Path
+    sim: Any = None
+    target: Any = None
+    plane: BenchControlPlane | None = None
+    nodes: list[BenchNode] = field(default_factory=list)
+
+    def start(self, max_nodes: int) -> Self:
+        """Enough VMs for ``max_nodes`` nodes, spread over the 9 zones; stops what started if a step fails."""
+        try:
+            self.sim = bench_vcsim(self.workdir / "vcsim", vms_per_pool=vms_needed(max_nodes))
+            (self.workdir / "vcsim").mkdir(parents=True, exist_ok=True)
+            self.target = self.sim.start(timeout=180)
+            self.nodes = tag_zones(self.target)[:max_nodes]
+            if len(self.nodes) < max_nodes:
+                raise RuntimeError(f"vcsim has {len(self.nodes)} VMs, fewer than {max_nodes} nodes")
+            self.plane = BenchControlPlane(self.workdir / "cluster").start()
+            self._prepare()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _prepare(self) -> None:
+        """What a benchmark's world needs beyond the common pieces (nothing by default)."""
+
+    def stop(self) -> None:
+        if self.plane is not None:
+            self.plane.stop()
+        if self.sim is not None:
+            self.sim.stop()
+
+    def core(self, agent: str) -> Any:
+        assert self.plane is not None
+        return self.plane.core(agent)

@@ -57,13 +57,10 @@ from vsphere_k8s.topology.labels import REGION, ZONE
 from .engine_world import (
     REGION_CATEGORY,
     ZONE_CATEGORY,
-    BenchControlPlane,
     BenchNode,
-    bench_vcsim,
+    BenchWorld,
     count_requests,
     register_nodes,
-    tag_zones,
-    vms_needed,
 )
 
 ENGINE_WORKERS = 4  # calls the dynamic provider host serves at once (pulumi.dynamic's gRPC server)
@@ -224,16 +221,9 @@ class TimedKube:
 # --------------------------------------------------------------------------- the world
 
 
-@dataclass
-class World:
-    """The benchmarks' pieces of the shared world (:mod:`benchmarks.engine_world`, on tests/support/world):
-    vcsim of the benchmarks' layout with its zones tagged, and etcd + kube-apiserver with an audit log."""
-
-    workdir: Path
-    sim: Any = None
-    target: Any = None
-    plane: BenchControlPlane | None = None
-    vms: list[BenchNode] = field(default_factory=list)
+class World(BenchWorld):
+    """The benchmarks' world (:mod:`benchmarks.engine_world`, on tests/support/world), as the node binding
+    and the CPI's pattern meet it."""
 
     def endpoint(self) -> Any:
         """The endpoint the provider builds from :func:`binding_props` (the key of its cached connection)."""
@@ -247,31 +237,10 @@ class World:
             insecure=self.target.insecure,
         )
 
-    def start(self, max_nodes: int) -> World:
-        """vcsim with 3 datacenters (regions) of 3 clusters (zones), tagged as the CPI expects. Not measured."""
-        try:
-            self.sim = bench_vcsim(self.workdir / "vcsim", vms_per_pool=vms_needed(max_nodes))
-            (self.workdir / "vcsim").mkdir(parents=True, exist_ok=True)
-            self.target = self.sim.start(timeout=120)
-            self.vms = tag_zones(self.target)
-            if len(self.vms) < max_nodes:
-                raise RuntimeError(f"vcsim has {len(self.vms)} VMs, fewer than {max_nodes} nodes")
-            self.plane = BenchControlPlane(self.workdir / "cluster").start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def stop(self) -> None:
-        if self.plane is not None:
-            self.plane.stop()
-        if self.sim is not None:
-            self.sim.stop()
-
     def fresh_nodes(self, nodes: Sequence[BenchNode]) -> str:
         """Only ``nodes`` registered, as kubelets register them (no providerID, no labels); the kubeconfig."""
         assert self.plane is not None
-        register_nodes(self.plane.core(SETUP_AGENT), nodes)
+        register_nodes(self.core(SETUP_AGENT), nodes)
         return self.plane.kubeconfig.read_text()
 
     def api_writes_since(self, offset: int) -> int:
@@ -499,7 +468,7 @@ def check_agreement(nodes: Sequence[BenchNode], cpi: dict[str, Found], binding: 
 
 def measure(world: World, n: int) -> ReconcileFigures:
     """Each pattern on the same ``n`` nodes, freshly registered (the second run keeps the first's)."""
-    nodes = world.vms[:n]
+    nodes = world.nodes[:n]
     per_node, cpi_found = per_node_pass(world, nodes, world.fresh_nodes(nodes))
     kubeconfig = world.fresh_nodes(nodes)
     batched, outs = batched_pass(world, nodes, kubeconfig)
