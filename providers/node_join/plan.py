@@ -10,17 +10,23 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
+from providers.keys import Diff, Keys
 from providers.vcenter.props import VCenterProps
 from vsphere_k8s.render.kubeadm import BOOTSTRAP_TOKEN, NODE_TOKEN_GROUP
+from vsphere_k8s.topology.uuids import PROVIDER_PREFIX
 
-SECRET_KEYS = ("username", "password", "kubeconfig", "token")
-OUTPUT_KEYS = ("joined_at", "token_id", "token_deleted", "scrubbed_keys", "exposed_keys")
-TOKEN_OUTPUT_KEYS = ("token_id", "expires")
+_SECRET = ("username", "password", "kubeconfig", "token")
 # Another VM or node (a replaced VM) is another join; another vCenter is another VM.
-REPLACE_KEYS = ("server", "port", "vm_uuid", "node_name")
-TOKEN_REPLACE_KEYS = (*REPLACE_KEYS, "token")  # a new token is a new Secret
+_REPLACE = ("server", "port", "vm_uuid", "node_name")
+KEYS = Keys(
+    secret=_SECRET,
+    outputs=("joined_at", "token_id", "token_deleted", "scrubbed_keys", "exposed_keys"),
+    replace=_REPLACE,
+)
+TOKEN_KEYS = Keys(
+    secret=_SECRET, outputs=("token_id", "expires"), replace=(*_REPLACE, "token")
+)  # new token: new Secret
 TOKEN_NAMESPACE = "kube-system"  # noqa: S105 - a namespace, not a password
-PROVIDER_PREFIX = "vsphere://"
 
 
 class JoinError(RuntimeError):
@@ -185,21 +191,20 @@ def exposed(inputs: Inputs, vm: VmView) -> list[str]:
     return sorted(set(inputs.scrub_keys) & set(vm.present_keys))
 
 
-def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """(changed keys, keys that replace); keys found on the VM again by a refresh count as a change."""
-    keys = (*REPLACE_KEYS, *SECRET_KEYS, "insecure", "thumbprint", "ca_cert", "scrub_keys", "timeout_seconds")
-    changed = [k for k in keys if olds.get(k) != news.get(k)]
+def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
+    """Changed keys (and which replace); keys found on the VM again by a refresh count as a change."""
+    keys = (*KEYS.replace, *KEYS.secret, "insecure", "thumbprint", "ca_cert", "scrub_keys", "timeout_seconds")
+    changed = {k for k in keys if olds.get(k) != news.get(k)}
     if olds.get("exposed_keys"):
-        changed.append("scrub_keys")
-    return sorted(set(changed)), [k for k in changed if k in REPLACE_KEYS]
+        changed.add("scrub_keys")
+    return KEYS.diff(sorted(changed))
 
 
-def token_diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+def token_diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> Diff:
     """JoinToken: its Secret's later deletion (after the join) is expected, never drift; inputs alone diff."""
-    keys = (*TOKEN_REPLACE_KEYS, "username", "password", "kubeconfig", "insecure", "thumbprint", "ca_cert",
+    keys = (*TOKEN_KEYS.replace, "username", "password", "kubeconfig", "insecure", "thumbprint", "ca_cert",
             "create_token", "token_ttl_minutes")  # fmt: skip
-    changed = sorted(k for k in keys if olds.get(k) != news.get(k))
-    return changed, [k for k in changed if k in TOKEN_REPLACE_KEYS]
+    return TOKEN_KEYS.diff(sorted(k for k in keys if olds.get(k) != news.get(k)))
 
 
 def outs(
@@ -207,7 +212,7 @@ def outs(
 ) -> dict[str, Any]:
     inputs = parse_inputs(props)
     return {
-        **{k: v for k, v in props.items() if k not in OUTPUT_KEYS},
+        **{k: v for k, v in props.items() if k not in KEYS.outputs},
         "joined_at": joined_at,
         "token_id": inputs.token_id,  # the public half: names the Secret, proves nothing
         "token_deleted": token_deleted,

@@ -16,7 +16,7 @@ from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Re
 from providers.checks import check_props
 
 from .plan import (
-    TOKEN_OUTPUT_KEYS,
+    TOKEN_KEYS,
     JoinError,
     TokenInputs,
     diff,
@@ -60,7 +60,7 @@ def ensure_token(props: dict[str, Any], *, now: Callable[[], dt.datetime] = _now
     if needs_token(inputs, view, node, now(), kube.token_exists(api, inputs.token_id)):
         kube.create_token(api, token_secret(inputs, expires))
     return {
-        **{k: v for k, v in props.items() if k not in TOKEN_OUTPUT_KEYS},
+        **{k: v for k, v in props.items() if k not in TOKEN_KEYS.outputs},
         "token_id": inputs.token_id,
         "expires": expires.strftime("%Y-%m-%dT%H:%M:%SZ") if inputs.create_token else None,
     }
@@ -107,8 +107,7 @@ class JoinTokenProvider(ResourceProvider):
         return check_props(news, parse_token_inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = token_diff(olds, news)
-        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=True)
+        return token_diff(olds, news).result()
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = parse_token_inputs(props)
@@ -134,8 +133,7 @@ class NodeJoinProvider(ResourceProvider):
         return check_props(news, parse_inputs)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed, replaces = diff(olds, news)
-        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=True)
+        return diff(olds, news).result()
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = parse_inputs(props)

@@ -17,7 +17,7 @@ from pulumi.dynamic import Resource
 
 from vsphere_k8s.render.guestinfo import SECRET_BEARING_KEYS
 
-from .plan import OUTPUT_KEYS, SECRET_KEYS, TOKEN_OUTPUT_KEYS
+from .plan import KEYS, TOKEN_KEYS
 from .provider import JoinTokenProvider, NodeJoinProvider
 
 
@@ -44,11 +44,11 @@ class JoinToken(Resource, module="vsphere", name="JoinToken"):
 
     def __init__(self, name: str, args: JoinTokenArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
-            **{k: v for k, v in vars(args).items() if k not in SECRET_KEYS},
-            **{k: pulumi.Output.secret(getattr(args, k)) for k in SECRET_KEYS},
-            **dict.fromkeys(TOKEN_OUTPUT_KEYS),
+            **{k: v for k, v in vars(args).items() if k not in KEYS.secret},
+            **{k: pulumi.Output.secret(getattr(args, k)) for k in KEYS.secret},
+            **dict.fromkeys(TOKEN_KEYS.outputs),
         }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_KEYS))
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
         super().__init__(JoinTokenProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
 
 
@@ -79,10 +79,10 @@ class NodeJoin(Resource, module="vsphere", name="NodeJoin"):
 
     def __init__(self, name: str, args: NodeJoinArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         props: dict[str, Any] = {
-            **{k: v for k, v in vars(args).items() if k not in SECRET_KEYS},
+            **{k: v for k, v in vars(args).items() if k not in KEYS.secret},
             "scrub_keys": list(args.scrub_keys),
-            **{k: pulumi.Output.secret(getattr(args, k)) for k in SECRET_KEYS},
-            **dict.fromkeys(OUTPUT_KEYS),
+            **{k: pulumi.Output.secret(getattr(args, k)) for k in KEYS.secret},
+            **dict.fromkeys(KEYS.outputs),
         }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(SECRET_KEYS))
+        secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
         super().__init__(NodeJoinProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from providers.keys import Diff
 from providers.node_join.plan import (
     NodeState,
     VmView,
@@ -106,12 +107,12 @@ def test_keys_back_on_the_vm_are_drift_and_another_vm_replaces() -> None:
     inputs = parse_inputs(props())
     assert exposed(inputs, VmView(True, ("guestinfo.metadata", "guestinfo.userdata"))) == ["guestinfo.userdata"]
     old = {**props(), "exposed_keys": []}
-    assert diff(old, props()) == ([], [])
-    assert diff({**old, "exposed_keys": ["guestinfo.userdata"]}, props()) == (["scrub_keys"], [])
-    assert diff(old, props(vm_uuid="4215a1b2-0c3d-4e5f-8a9b-ffffffffffff")) == (["vm_uuid"], ["vm_uuid"])
+    assert diff(old, props()) == Diff((), ())
+    assert diff({**old, "exposed_keys": ["guestinfo.userdata"]}, props()) == Diff(("scrub_keys",), ())
+    assert diff(old, props(vm_uuid="4215a1b2-0c3d-4e5f-8a9b-ffffffffffff")) == Diff(("vm_uuid",), ("vm_uuid",))
     # The token's Secret goes once the node has joined: JoinToken diffs its inputs only, a new token replaces.
-    assert token_diff({**props(), "expires": "2026-12-01T11:00:00Z"}, props()) == ([], [])
-    assert token_diff(props(), props(token="zzzzzz.0123456789abcdef")) == (["token"], ["token"])
+    assert token_diff({**props(), "expires": "2026-12-01T11:00:00Z"}, props()) == Diff((), ())
+    assert token_diff(props(), props(token="zzzzzz.0123456789abcdef")) == Diff(("token",), ("token",))
 
 
 def test_token_lifetimes_are_go_durations_and_never_zero() -> None:
