@@ -1,4 +1,9 @@
-"""The end-to-end world: the real CLI, plugins and control plane on a local simulated data centre."""
+"""The end-to-end world: the real CLI, plugins and control plane on a local simulated data centre.
+
+With the live tests' variables set (VSPHERE_SERVER, ..., KUBECONFIG_LIVE: see
+tests/support/world/target.py), the same tier runs against that vCenter and cluster instead;
+steps that only a simulator allows skip there, saying so.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.world.project import STACK_TEMPLATES, open_local_stack
+from tests.support.world.project import STACK_TEMPLATES
 from tests.support.world.pulumi_cli import PulumiCli
+from tests.support.world.target import TargetWorld, open_tier_world
 from tests.support.world.world import World
 from toolchain.manifest import REPO_ROOT
 
@@ -27,18 +33,26 @@ class E2E:
     stack_file: Path
     expected: dict[str, bool]
 
+    @property
+    def simulated(self) -> bool:
+        """The local world (vcsim, kwok, the node agent), not an existing vCenter and cluster."""
+        return not isinstance(self.world, TargetWorld)
+
+    def sim_only(self, what: str) -> None:
+        """Skip the rest of a step on a real target: ``what`` only a simulator allows."""
+        if not self.simulated:
+            pytest.skip(f"real target: {what} only on the local simulated data centre")
+
 
 @pytest.fixture(scope="package")
 def e2e(request: pytest.FixtureRequest) -> Iterator[E2E]:
     workdir = REPO_ROOT / "build" / "e2e" / time.strftime("%Y%m%d-%H%M%S")
     template = STACK_TEMPLATES / f"Pulumi.{STACK}.yaml"
     expected: dict[str, bool] = {}
-    world = World(workdir, expected_nodes=lambda: expected)
-    world.start()
+    world, cli = open_tier_world(workdir, STACK, template, expected)
     failed_before = request.session.testsfailed
     ok = False
     try:
-        cli = open_local_stack(world, STACK, template, expected)
         yield E2E(world, cli, cli.project, cli.project / "stacks" / f"Pulumi.{STACK}.yaml", expected)
         ok = request.session.testsfailed == failed_before  # a failed step keeps the logs
     finally:

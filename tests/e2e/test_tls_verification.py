@@ -37,19 +37,11 @@ from tests.support.world.pki import make_control_plane_pki
 from tests.support.world.process import Process
 from tests.support.world.project import STACK_TEMPLATES, init_stack, make_project
 from tests.support.world.pulumi_cli import PulumiCli
+from tests.support.world.target import vsphere_side_targets
 from toolchain.manifest import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-# What the vSphere side of the stack creates, and what the engine needs created with it.
-TLS_SENSITIVE = (
-    "vsphere:index/tagCategory:TagCategory",
-    "vsphere:index/tag:Tag",
-    "vsphere:index/role:Role",
-    "pulumi-python:dynamic/vsphere:TagAttachment",
-    "pulumi-python:dynamic/vsphere:Permission",
-    "pulumi:providers:kubernetes",  # the CloudProvider component's own provider (and its readiness check)
-)
 PLUGIN_WARNING = "the vSphere provider plugin verifies its certificate with this machine's trust store"
 
 
@@ -124,23 +116,6 @@ def _stack(world: TlsWorld, tls: dict[str, Any], ssl_cert_file: Path | None) -> 
     return cli
 
 
-def _targets(preview: dict[str, Any]) -> list[str]:
-    """`--target` arguments: the TLS-sensitive resources with their parents, providers and dependencies."""
-    steps = {s["urn"]: s.get("newState", {}) for s in preview["steps"]}
-    todo = [urn for urn, state in steps.items() if state.get("type") in TLS_SENSITIVE]
-    chosen: set[str] = set()
-    while todo:
-        urn = todo.pop()
-        if urn in chosen or urn not in steps:
-            continue
-        chosen.add(urn)
-        state = steps[urn]
-        todo += [state.get("parent") or "", *state.get("dependencies", [])]
-        if state.get("provider"):
-            todo.append(str(state["provider"]).rsplit("::", 1)[0])  # the provider's URN, without its id
-    return [arg for urn in sorted(chosen) for arg in ("--target", urn)]
-
-
 def _preview(cli: PulumiCli) -> dict[str, Any]:
     return dict(json.loads(cli.run("preview", "--json").stdout))
 
@@ -169,7 +144,7 @@ def test_the_stacks_ca_and_ssl_cert_file_carry_preview_and_up(world: TlsWorld) -
     cli = _stack(world, {"caCertFile": str(world.ca)}, world.bundle)
     preview = _preview(cli)
     assert PLUGIN_WARNING not in json.dumps(preview)  # SSL_CERT_FILE holds the stack's CA: no warning
-    up = _up(cli, _targets(preview))
+    up = _up(cli, vsphere_side_targets(preview))
     assert PLUGIN_WARNING not in up.stdout + up.stderr
     # The tags reached vcsim and the dynamic provider attached them, all over verified TLS.
     conn = world.verified()
@@ -206,7 +181,7 @@ def test_ssl_cert_file_without_the_ca_fails_the_plugin_naming_the_vcenter(world:
 def test_a_wrong_stack_ca_fails_the_dynamic_providers_naming_the_vcenter(world: TlsWorld) -> None:
     # The plugin trusts vcsim through SSL_CERT_FILE; the stack names a CA that did not sign it.
     cli = _stack(world, {"caCertFile": str(world.other_ca)}, world.bundle)
-    targets = _targets(_preview(cli))  # preview asks nothing of vCenter through the dynamic providers
+    targets = vsphere_side_targets(_preview(cli))  # preview asks nothing of vCenter through the dynamic providers
     up = _up(cli, targets, check=False)
     out = up.stdout + up.stderr
     assert up.returncode != 0
@@ -228,12 +203,12 @@ def test_a_thumbprint_is_pinned_where_it_can_be_and_a_config_error_where_it_cann
     # With the CA, the plugin verifies the CA and the dynamic providers both: a wrong pin fails them.
     wrong = "AB:" * 19 + "AB"
     cli = _stack(world, {"caCertFile": str(world.ca), "thumbprint": wrong}, world.bundle)
-    up = _up(cli, _targets(_preview(cli)), check=False)
+    up = _up(cli, vsphere_side_targets(_preview(cli)), check=False)
     out = up.stdout + up.stderr
     assert up.returncode != 0
     assert _untrusted(world) in out and "does not match the configured thumbprint" in out
     # The right pin passes.
     right = _stack(world, {"caCertFile": str(world.ca), "thumbprint": _sha1(world.vcenter)}, world.bundle)
-    _up(right, _targets(_preview(right)))
+    _up(right, vsphere_side_targets(_preview(right)))
     assert TaggingClient(world.verified()).category_by_name("k8s-zone") is not None
     right.run("destroy", "--yes", "--skip-preview")

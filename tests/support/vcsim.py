@@ -22,9 +22,11 @@ class VCenterTarget:
     address: str
     port: int
     username: str
-    password: str
+    password: str = field(repr=False)  # a real vCenter's: never in a test report
     insecure: bool
     simulated: bool
+    ca_file: str | None = None  # a PEM file of the CA that signed vCenter's certificate
+    thumbprint: str | None = None  # pinned alongside the CA
 
     @property
     def rest_url(self) -> str:
@@ -42,6 +44,8 @@ class VCenterTarget:
             self.username,
             self.password if password is None else password,
             insecure=self.insecure,
+            ca_cert=Path(self.ca_file).read_text() if self.ca_file else None,
+            thumbprint=self.thumbprint,
         )
 
 
@@ -101,7 +105,11 @@ class Vcsim:
 
 
 def real_vcenter_from_env() -> VCenterTarget | None:
-    """A real vCenter when VSPHERE_SERVER, VSPHERE_USER and VSPHERE_PASSWORD are set."""
+    """A real vCenter when VSPHERE_SERVER, VSPHERE_USER and VSPHERE_PASSWORD are set.
+
+    Its certificate is verified against VSPHERE_CA_FILE (and VSPHERE_THUMBPRINT) when set, else
+    against this machine's trust store; VSPHERE_INSECURE=1 skips verification.
+    """
     server = os.environ.get("VSPHERE_SERVER")
     user = os.environ.get("VSPHERE_USER")
     password = os.environ.get("VSPHERE_PASSWORD")
@@ -116,6 +124,8 @@ def real_vcenter_from_env() -> VCenterTarget | None:
         # The README documents VSPHERE_INSECURE=1; "true" is accepted too.
         insecure=os.environ.get("VSPHERE_INSECURE", "").lower() in {"1", "true", "yes"},
         simulated=False,
+        ca_file=os.environ.get("VSPHERE_CA_FILE") or None,
+        thumbprint=os.environ.get("VSPHERE_THUMBPRINT") or None,
     )
 
 
