@@ -10,8 +10,11 @@ import pulumi
 
 from providers.node_binding.resource import NodeBinding, NodeBindingArgs
 from providers.node_join.resource import JoinToken, JoinTokenArgs, NodeJoin, NodeJoinArgs
+from providers.node_retirement.resource import NodeRetirement, NodeRetirementArgs
 from vsphere_k8s.config import StackConfig
-from vsphere_k8s.plan.nodes import plan_nodes
+from vsphere_k8s.errors import ConfigError
+from vsphere_k8s.plan.nodes import NodePlan, plan_nodes, slot_records
+from vsphere_k8s.plan.roll import NodeSpec, RollPlan, ordering, plan_roll, policies_of, specs_of
 
 from .bootstrap import Bootstrap, BootstrapArgs
 from .cloud_provider import CloudProvider, CloudProviderArgs
@@ -25,6 +28,9 @@ from .topology import Topology, TopologyArgs
 @dataclass
 class ClusterArgs:
     config: StackConfig
+    # The last run's ``nodeSlots`` output (components/memory.py): slot key -> name, generation,
+    # spec. It keeps node names stable and is what a roll is planned against.
+    previous_slots: Mapping[str, Mapping[str, Any]] | None = None
 
 
 class Cluster(pulumi.ComponentResource):
@@ -32,11 +38,15 @@ class Cluster(pulumi.ComponentResource):
         super().__init__("vsphere-k8s:index:Cluster", name, None, opts)
         cfg = args.config
         self.config = cfg
-        self.nodes = plan_nodes(cfg)
+        self.nodes = plan_nodes(cfg, args.previous_slots)
+        self.roll = self._plan_roll(cfg, args.previous_slots or {})
         self.vsphere = vsphere_providers(cfg, parent=self)
         self._outputs: dict[str, Any] = {
             "clusterName": cfg.cluster.name,
             "nodes": {n.name: {"zone": n.zone, "region": n.region, "role": n.role, "ip": n.ip} for n in self.nodes},
+            # Not the roll plan: an output that changes with every roll would make the next preview
+            # show a change; the plan is logged (see _plan_roll).
+            "nodeSlots": slot_records(self.nodes),
         }
         self.topology = Topology(
             f"{name}-topology", TopologyArgs(cfg, self.vsphere), pulumi.ResourceOptions(parent=self)
@@ -58,6 +68,16 @@ class Cluster(pulumi.ComponentResource):
             # the site's own provisioning carries the join), so their user-data only names the host.
             user_data = hostname_only_user_data(self.nodes)
         lookups = VSphereLookups(cfg, self.vsphere)
+        self._kube: KubeAccess | None = None
+        if self.bootstrap is None:  # the cluster is there already: its API does not wait for the VMs
+            self._kube = self._kube_access(name, cfg, [])
+        # The engine runs a roll in order through dependencies: a rolling slot's new VM waits for the
+        # previous batch's nodes (their NodeRetirements: Ready), and every retirement depends on the
+        # previous batch's, so the engine's deletes (after every create, in reverse) retire batch by batch.
+        chain = ordering(specs_of(self.nodes), policies_of(cfg)).vm_after
+        rolling = {r.slot for r in self.roll.replace} if self.roll else set()
+        self.retirements: dict[str, NodeRetirement] = {}
+        gates: dict[str, Any] = {}
         self.node_pools: dict[str, NodePool] = {}
         for pool in dict.fromkeys(n.pool for n in self.nodes):
             self.node_pools[pool] = NodePool(
@@ -76,6 +96,9 @@ class Cluster(pulumi.ComponentResource):
                     user_data=user_data,
                     # Zones tagged before any node boots: the CPI reads a node's zone once, at init.
                     depends_on=list(self.topology.attachments.values()),
+                    after={k: v for k, v in chain.items() if k in rolling},
+                    gate=lambda n, vm: self._retirement(name, cfg, n, vm, [gates[s] for s in chain.get(n.key, ())]),
+                    gates=gates,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -83,19 +106,8 @@ class Cluster(pulumi.ComponentResource):
         self._outputs["nodeVms"] = {
             n.name: {"key": n.key, "uuid": self.vms[n.key].uuid, "moid": self.vms[n.key].moid} for n in self.nodes
         }
-        self.kube = KubeAccess(
-            f"{name}-kube",
-            KubeAccessArgs(
-                cfg,
-                pki=self.bootstrap.pki if self.bootstrap else None,
-                endpoint=self.bootstrap.endpoint if self.bootstrap else None,
-                # The API wait starts once the control-plane VMs exist, so its timeout measures boot and
-                # kubeadm only. Workers play no part in the API (and a dependency on every VM would make
-                # each Kubernetes resource after it cost the SDK a walk over all nodes).
-                depends_on=[self.vms[n.key] for n in self.nodes if n.is_control_plane] if self.bootstrap else [],
-            ),
-            pulumi.ResourceOptions(parent=self),
-        )
+        assert self._kube is not None  # made with the first control-plane node's retirement at the latest
+        self.kube = self._kube
         self._outputs["kubeconfig"] = self.kube.kubeconfig
         self.cloud_provider = CloudProvider(
             f"{name}-cloud-provider",
@@ -209,6 +221,66 @@ class Cluster(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self, depends_on=after),
             )
         return joins
+
+    def _kube_access(self, name: str, cfg: StackConfig, after: list[pulumi.Resource]) -> KubeAccess:
+        return KubeAccess(
+            f"{name}-kube",
+            KubeAccessArgs(
+                cfg,
+                pki=self.bootstrap.pki if self.bootstrap else None,
+                endpoint=self.bootstrap.endpoint if self.bootstrap else None,
+                depends_on=after,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _plan_roll(self, cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]]) -> RollPlan | None:
+        """What this run rolls, against the last run's record; logged, so `pulumi preview` says which
+        nodes roll and why. A roll that cannot be made safely stops the run before anything changes."""
+        old = [NodeSpec.from_json(r["spec"]) for r in previous.values() if isinstance(r.get("spec"), Mapping)]
+        if not old:
+            return None  # a new stack, or one whose last run kept no record: nothing to roll from
+        plan = plan_roll(old, specs_of(self.nodes), policies_of(cfg))
+        if plan.issues:
+            raise pulumi.RunError(ConfigError(list(plan.issues), pulumi.get_stack()).render())
+        if not plan.changes_nothing:
+            pulumi.log.info("node roll plan:\n  " + "\n  ".join(plan.summary()))
+        return plan
+
+    def _retirement(
+        self, name: str, cfg: StackConfig, n: NodePlan, vm: Any, after: list[pulumi.Resource]
+    ) -> NodeRetirement:
+        """The node's gate: created once it is Ready (its etcd member caught up), deleted by draining it
+        (and removing its etcd member) before its VM is deleted, since it depends on the VM."""
+        if self._kube is None:
+            # mode bootstrap: the API answers once the first control-plane node (kubeadm init) has
+            # booted; its wait starts with that VM, before the other nodes' gates need the API.
+            self._kube = self._kube_access(name, cfg, [vm])
+        etcd = cfg.kubernetes.etcd if n.is_control_plane else None
+        if n.init and etcd is None:
+            # The program holds no etcd client credential then (bootstrap mode's PKI issues none yet).
+            pulumi.log.info(
+                "kubernetes.etcd is not configured: a retired control-plane node is drained and its Node "
+                "deleted, but its etcd member is not removed (remove it by hand: etcdctl member remove)"
+            )
+        self.retirements[n.key] = NodeRetirement(
+            f"{name}-retire-{n.key}",
+            NodeRetirementArgs(
+                node_name=n.name,
+                role=n.role,
+                kubernetes_version=n.version,
+                kubeconfig=self._kube.kubeconfig,
+                vm_id=vm.id,
+                etcd_endpoints=list(etcd.endpoints) if etcd else [],
+                etcd_ca_cert=etcd.ca_cert if etcd else None,
+                etcd_client_cert=etcd.client_cert if etcd else None,
+                etcd_client_key=etcd.client_key.get_secret_value() if etcd and etcd.client_key else None,
+                ready_timeout_seconds=cfg.node_pools.ready_timeout_seconds,
+                drain_timeout_seconds=cfg.node_pools.drain_timeout_seconds,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[vm, self._kube.ready, *after]),
+        )
+        return self.retirements[n.key]
 
     def exports(self) -> dict[str, Any]:
         return dict(self._outputs)

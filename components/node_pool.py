@@ -9,7 +9,7 @@ anti-affinity so that one host failure takes at most one VM of a pool.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -36,6 +36,13 @@ class NodePoolArgs:
     region_tags: Mapping[str, pulumi.Input[str]]  # region -> tag id (in the region's own vCenter)
     user_data: Mapping[str, pulumi.Input[str]]  # node key -> cloud-init user-data (kept secret)
     depends_on: Sequence[pulumi.Resource] = field(default_factory=list)  # e.g. the tag attachments
+    # Day 2 (vsphere_k8s/plan/roll.py): slot -> the slots whose gate this slot's VM waits for (given
+    # for rolling slots only, so a first `up` or a scale-up creates its VMs at once) ...
+    after: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # ... and what makes a node's gate once its VM is declared (its NodeRetirement: Ready on create,
+    # drained on delete), kept in ``gates`` (shared by every pool: the workers wait for the control plane).
+    gate: Callable[[NodePlan, vsphere.VirtualMachine], pulumi.Resource] | None = None
+    gates: dict[str, pulumi.Resource] = field(default_factory=dict)
     # A region spanning vCenters has a tag in each: (vCenter, region) -> that vCenter's tag id.
     region_tags_in: Mapping[tuple[str, str], pulumi.Input[str]] = field(default_factory=dict)
 
@@ -61,8 +68,10 @@ class NodePool(pulumi.ComponentResource):
         if wrong:
             raise ValueError(f"NodePool {name}: node(s) {', '.join(wrong)} belong to another pool than {args.pool}")
         self.vms = {}
-        for node in nodes:
+        for node in nodes:  # in plan order: a slot's gate exists before the slots that wait for it
             self.vms[node.key] = self._vm(name, node, cfg.zone(node.zone), args)
+            if args.gate is not None:
+                args.gates[node.key] = args.gate(node, self.vms[node.key])
         self.uuids = {k: vm.uuid for k, vm in self.vms.items()}
         self.moids = {k: vm.moid for k, vm in self.vms.items()}
         self.anti_affinity = self._anti_affinity(name, nodes, args)
@@ -131,8 +140,11 @@ class NodePool(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.providers[node.vcenter],
-                depends_on=list(args.depends_on),
+                depends_on=[*args.depends_on, *(args.gates[s] for s in args.after.get(node.key, ()))],
                 additional_secret_outputs=["extra_config"],
+                # A new name is a new machine (the slot's generation moved: vsphere_k8s/plan/nodes.py),
+                # created before the old one is retired and deleted; never a rename in place.
+                replace_on_changes=["name"],
                 # cloud-init reads user-data once per instance, so changing it in place does nothing for
                 # the guest; and once the node has joined, NodeJoin removes it from the VM (it holds the
                 # join token and the control plane's keys): no later up may put it back or see drift.

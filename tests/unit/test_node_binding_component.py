@@ -36,7 +36,7 @@ def test_one_binding_per_node_named_by_stable_key(sim: OfflineRun) -> None:
     cluster = rec.by_name("sim")
     assert all(b.parent == cluster.urn for b in bindings)
     # Keyed like the VMs (pool-zone-ordinal), never by position.
-    assert {b.name for b in bindings} == {f"sim-bind-{n.removeprefix('sim-').rsplit('-', 1)[0]}" for n in by_node}
+    assert {b.name for b in bindings} == {f"sim-bind-{n.removeprefix('sim-')}" for n in by_node}
 
 
 def test_each_binding_targets_its_own_vm_and_waits_for_it_and_the_api(sim: OfflineRun) -> None:

@@ -29,15 +29,10 @@ RULE = "vsphere:index/computeClusterVmAntiAffinityRule:ComputeClusterVmAntiAffin
 GET_VM = "vsphere:index/getVirtualMachine:getVirtualMachine"
 
 
-def _stem(name: str) -> str:
-    """A node's name without its generation suffix: "sim-cp-sim-a-0"."""
-    return name.rsplit("-", 1)[0]
-
-
 def _vms(run: OfflineRun | Recording) -> dict[str, Registration]:
     """The VMs by the stem of their names (pool, zone, ordinal)."""
     recording = run.recording if isinstance(run, OfflineRun) else run
-    return {_stem(r.inputs["name"]): r for r in recording.of_type(VM)}
+    return {r.inputs["name"]: r for r in recording.of_type(VM)}
 
 
 def _uuid(vms: dict[str, Registration], stem: str) -> str:
@@ -57,9 +52,9 @@ def _guestinfo(vm: Registration) -> tuple[dict[str, Any], str]:
 def test_every_node_vm_has_what_the_cpi_and_csi_need(sim: OfflineRun) -> None:
     vms = _vms(sim)
     cfg = load(offline_config("sim"), stack="sim")
-    assert sorted(vms) == sorted(_stem(n.name) for n in plan_nodes(cfg))
+    assert sorted(vms) == sorted(n.name for n in plan_nodes(cfg))
     for node in plan_nodes(cfg):
-        vm = vms[_stem(node.name)].inputs
+        vm = vms[node.name].inputs
         assert vm["enableDiskUuid"] is True
         assert vm["hardwareVersion"] >= 15
         assert vm["numCpus"] == node.shape.cpus
@@ -83,7 +78,7 @@ def test_vms_are_placed_in_their_zones_cluster_datastore_and_network(sim: Offlin
     dc = _dc_id()
     for node in plan_nodes(cfg):
         zone = cfg.zone(node.zone)
-        vm = _vms(sim)[_stem(node.name)].inputs
+        vm = _vms(sim)[node.name].inputs
         rp = f"resgroup-{stable_id('rp', dc, zone.compute_cluster)}"
         assert vm["resourcePoolId"] == rp, node.name
         assert vm["datastoreId"] == f"datastore-{stable_id('datastore', dc, zone.datastore)}"
@@ -96,7 +91,7 @@ def test_vms_are_placed_in_their_zones_cluster_datastore_and_network(sim: Offlin
 def test_guestinfo_carries_identity_network_and_user_data_as_a_secret(sim: OfflineRun) -> None:
     cfg = load(offline_config("sim"), stack="sim")
     for node in plan_nodes(cfg):
-        vm = _vms(sim)[_stem(node.name)]
+        vm = _vms(sim)[node.name]
         assert "extraConfig" in vm.secret_inputs
         assert "extraConfig" in vm.additional_secret_outputs
         assert vm.inputs["extraConfig"]["guestinfo.metadata.encoding"] == "base64"
@@ -276,9 +271,9 @@ def test_user_data_is_taken_per_node_key_and_kept_secret() -> None:
 
     recording = _direct(build)
     vms = _vms(recording)
-    assert set(vms) == {_stem(n.name) for n in nodes}
+    assert set(vms) == {n.name for n in nodes}
     for node in nodes:
-        vm = vms[_stem(node.name)]
+        vm = vms[node.name]
         assert _guestinfo(vm)[1] == f"#cloud-config\nhostname: {node.name}\n# {node.key}\n"
         assert vm.inputs["tags"] == [f"zone-tag-{node.zone}", "region-tag"]
         assert vm.name == f"np-vm-{node.zone}-{node.ordinal}"

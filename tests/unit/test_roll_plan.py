@@ -9,7 +9,7 @@ from typing import Any
 from offline.program import offline_config
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.loader import load
-from vsphere_k8s.plan.nodes import plan_nodes
+from vsphere_k8s.plan.nodes import plan_nodes, slot_records
 from vsphere_k8s.plan.roll import NodeSpec, PoolPolicy, cost, ordering, plan_roll, policies_of, specs_of
 
 
@@ -122,10 +122,22 @@ def test_the_stack_plan_feeds_the_planner() -> None:
     cfg = _sim()
     nodes = plan_nodes(cfg)
     specs = specs_of(nodes)
-    assert all(n.name.endswith(f"-{n.generation}") for n in nodes)
+    # No record (a new stack, or one made before rolls): base names, as earlier versions named them.
+    assert all(n.name == f"{cfg.cluster.name}-{n.key}" for n in nodes)
     assert [s.generation for s in specs] == [n.generation for n in nodes]
+    record = slot_records(nodes)
     bumped = cfg.model_copy(update={"kubernetes": cfg.kubernetes.model_copy(update={"version": "1.36.9"})})
-    plan = plan_roll(specs, specs_of(plan_nodes(bumped)), policies_of(bumped))
+    rolled = plan_nodes(bumped, record)
+    assert all(n.name == f"{cfg.cluster.name}-{n.key}-{n.generation}" for n in rolled)
+    plan = plan_roll(specs, specs_of(rolled), policies_of(bumped))
     assert {r.slot for r in plan.replace} == {n.key for n in nodes}
-    # The same inputs give the same names on every run: nothing rolls twice.
-    assert plan_roll(specs, specs_of(plan_nodes(cfg))).changes_nothing
+    # The record keeps a rolled slot's name while its generation holds: nothing rolls twice.
+    again = plan_nodes(bumped, slot_records(rolled))
+    assert [n.name for n in again] == [n.name for n in rolled]
+    assert plan_roll(specs_of(rolled), specs_of(again)).changes_nothing
+    assert [n.name for n in plan_nodes(cfg, record)] == [n.name for n in nodes]
+    # Back to the first generation is another new machine, not the old name.
+    back = plan_nodes(cfg, slot_records(rolled))
+    assert all(b.name == f"{n.name}-{n.generation}" for b, n in zip(back, nodes, strict=True))
+    # The record round-trips the planner's specs.
+    assert [NodeSpec.from_json(r["spec"]) for r in record.values()] == specs

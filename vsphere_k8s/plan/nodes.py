@@ -1,17 +1,23 @@
 """Which nodes exist, where they go and what they are called.
 
 Names are keyed by pool, zone and ordinal, never by list position, so adding a
-zone or a node never renames (and so never replaces) another node. A name ends in
-the node's generation (:func:`vsphere_k8s.plan.roll.generation`): what only a new
-machine can change (template, Kubernetes version, a shape the VM cannot take live)
-gives the slot a new name, so the replacement registers as a Node of its own beside
-the old one until that one is drained.
+zone or a node never renames (and so never replaces) another node.
+
+A slot's first node is named ``<cluster>-<pool>-<zone>-<ordinal>``: no suffix, so a stack made
+before day-2 rolls existed keeps its names. The node's generation
+(:func:`vsphere_k8s.plan.roll.generation`) hashes what only a new machine can change (template,
+Kubernetes version, a shape the VM cannot take live). Each run records every slot's name and
+generation as the stack output ``nodeSlots`` (read back by the next run, see
+components/memory.py); a slot keeps its recorded name while its generation is unchanged, and
+a slot whose generation moved gets ``<base>-<generation>``, so the replacement registers as a
+Node of its own beside the old one until that one is drained.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ..config import NodeShape, StackConfig
 from .addresses import CONTROL_PLANE, address_for
@@ -46,9 +52,23 @@ def node_name(cluster: str, pool: str, zone: str, ordinal: int, generation: str 
     return f"{base}-{generation}" if generation else base
 
 
-def plan_nodes(cfg: StackConfig) -> list[NodePlan]:
-    """All nodes of the stack: control plane first, then worker pools in order."""
+def slot_name(base: str, gen: str, previous: Mapping[str, Any] | None) -> str:
+    """The slot's recorded name while its generation holds; ``base`` for a slot never recorded
+    (a new slot, or a stack whose last run predates the record); a new name when it moved."""
+    if not previous:
+        return base
+    if previous.get("generation") == gen and previous.get("name"):
+        return str(previous["name"])
+    return f"{base}-{gen}"
+
+
+def plan_nodes(cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]] | None = None) -> list[NodePlan]:
+    """All nodes of the stack: control plane first, then worker pools in order. ``previous`` is
+    the last run's ``nodeSlots`` record (slot key -> name, generation); without it every node
+    has its base name."""
     from .roll import generation
+
+    previous = previous or {}
 
     cp = cfg.node_pools.control_plane
     cp_version = cfg.kubernetes.version
@@ -64,10 +84,12 @@ def plan_nodes(cfg: StackConfig) -> list[NodePlan]:
             zone = cfg.zone(zone_name)
             region = cfg.region(zone.region)
             for ordinal in range(count):
+                key = f"{pool}-{zone_name}-{ordinal}"
+                base = node_name(cfg.cluster.name, pool, zone_name, ordinal)
                 nodes.append(
                     NodePlan(
-                        key=f"{pool}-{zone_name}-{ordinal}",
-                        name=node_name(cfg.cluster.name, pool, zone_name, ordinal, gen),
+                        key=key,
+                        name=slot_name(base, gen, previous.get(key)),
                         pool=pool,
                         role=role,
                         zone=zone_name,
@@ -85,3 +107,13 @@ def plan_nodes(cfg: StackConfig) -> list[NodePlan]:
                 if role == "control-plane":
                     first_cp = False
     return nodes
+
+
+def slot_records(nodes: list[NodePlan]) -> dict[str, dict[str, Any]]:
+    """The ``nodeSlots`` output: what the next run names its nodes and plans its roll from."""
+    from .roll import specs_of
+
+    return {
+        n.key: {"name": n.name, "generation": n.generation, "spec": spec.to_json()}
+        for n, spec in zip(nodes, specs_of(nodes), strict=True)
+    }
