@@ -164,6 +164,8 @@ class ParityWorld:
                 site.tag_ids[Tag(category, name)] = tagging.create_tag(name, cid)
         assert site.conn is not None
         content = site.conn.service_content()
+        if site.key == "a":
+            _add_vapp(content, read_inventory(site.conn), "DC0_C1")
         for i, vm in enumerate(sorted(read_inventory(site.conn).vms.values(), key=lambda v: v.name)):
             # The CPI discovers a node by its VM's guest hostname and needs a guest address. vcsim
             # derives BIOS UUIDs from VM names, so both simulators would share them: give each VM
@@ -352,6 +354,45 @@ def cpi_answer(node: Any) -> tuple[str, str, str] | None:
         return None
     labels = node.metadata.labels or {}
     return str(node.spec.provider_id), labels.get(ZONE, ""), labels.get(REGION, "")
+
+
+def _add_vapp(content: Any, inventory: Inventory, cluster: str) -> None:
+    """A vApp in ``cluster``'s root pool holding one powered-on VM: the CPI's pool walk then starts at the vApp."""
+    ref = next(r for r, o in inventory.objects.items() if o.name == cluster and r.type == "ClusterComputeResource")
+    stub = content.rootFolder._stub
+    compute: Any = vim.ClusterComputeResource(ref.id, stub)
+    datacenter = next(d for d in content.rootFolder.childEntity if isinstance(d, vim.Datacenter))
+    alloc = vim.ResourceAllocationInfo(
+        reservation=0, limit=-1, expandableReservation=True, shares=vim.SharesInfo(level="normal")
+    )
+    app = compute.resourcePool.CreateVApp(
+        f"{cluster}_APP", vim.ResourceConfigSpec(cpuAllocation=alloc, memoryAllocation=alloc),
+        vim.vApp.VAppConfigSpec(), datacenter.vmFolder,
+    )  # fmt: skip
+    # A NIC: the CPI discovers only VMs whose guest reports a network.
+    nic = vim.vm.device.VirtualDeviceSpec(
+        operation="add",
+        device=vim.vm.device.VirtualE1000(
+            key=-1, backing=vim.vm.device.VirtualEthernetCard.NetworkBackingInfo(deviceName="VM Network")
+        ),
+    )
+    config = vim.vm.ConfigSpec(
+        name=f"{cluster}_APP_VM0", guestId="otherGuest", numCPUs=1, memoryMB=128,
+        files=vim.vm.FileInfo(vmPathName="[LocalDS_0]"), deviceChange=[nic],
+    )  # fmt: skip
+    vm = _wait(app.CreateChildVM_Task(config=config, host=compute.host[0]), f"create a VM in vApp {cluster}_APP")
+    _wait(vm.PowerOnVM_Task(), f"power on {cluster}_APP_VM0")
+
+
+def _wait(task: Any, what: str) -> Any:
+    deadline = time.monotonic() + 60
+    while task.info.state not in ("success", "error"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        time.sleep(0.05)
+    if task.info.state == "error":
+        raise RuntimeError(f"{what}: {task.info.error}")
+    return task.info.result
 
 
 def _reconfigure(content: Any, moid: str, extra: Mapping[str, str], *, uuid: str | None = None) -> None:
