@@ -3,7 +3,8 @@
 A node is replaced, never edited, when something only a new machine can change moves: its
 template, its Kubernetes version, or a shape the running VM cannot take (disk, or CPU and
 memory without hot-add). Everything else (labels, tags, hot-added CPU and memory) changes in
-place. The node's generation hashes exactly the replacing inputs, and the node's name ends in it.
+place. The node's generation hashes exactly the replacing inputs; a slot whose generation moved
+gets a new name ending in it (vsphere_k8s/plan/nodes.py: a slot's first node keeps its base name).
 
 The order is what Pulumi does with the dependencies the program declares (see
 :func:`ordering`): a new node's VM waits for the previous batch's nodes to be Ready (the
