@@ -37,16 +37,60 @@ class ConflictError(BindingError):
     """The node changed since it was read (HTTP 409 on a resourceVersion precondition)."""
 
 
+class NodeApi:
+    """The three node requests the binding makes (list, read, merge-patch), sent through the client's
+    ``ApiClient``, answered as raw JSON bytes (``.data``) or an ``ApiException`` for a non-2xx status.
+
+    Not ``CoreV1Api``: in kubernetes 37 its module builds a pydantic validator for each of its
+    ~600 methods when first imported (2 s of CPU on an idle core, 5 s while the dynamic-provider host's
+    four workers start their first bindings at once), and the binding needs none of them.
+    """
+
+    def __init__(self, api_client: Any) -> None:
+        self.api_client = api_client
+
+    def _send(self, method: str, path: str, *, name: str = "", query: Any = None, body: Any = None) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/merge-patch+json"
+        request = self.api_client.param_serialize(
+            method=method,
+            resource_path=path,
+            path_params={"name": name} if name else None,
+            query_params=query,
+            header_params=headers,
+            body=body,
+            auth_settings=["BearerToken"],
+        )
+        response = self.api_client.call_api(*request)
+        response.read()
+        if not 200 <= response.status <= 299:
+            raise ApiException.from_response(http_resp=response, body=None, data=None)
+        return response
+
+    def list_node(self, *, limit: int, _continue: str | None) -> Any:
+        query: list[tuple[str, Any]] = [("limit", limit)] + ([("continue", _continue)] if _continue else [])
+        return self._send("GET", "/api/v1/nodes", query=query)
+
+    def read_node(self, name: str) -> Any:
+        return self._send("GET", "/api/v1/nodes/{name}", name=name)
+
+    def patch_node(self, name: str, patch: dict[str, Any]) -> Any:
+        return self._send("PATCH", "/api/v1/nodes/{name}", name=name, body=patch)
+
+
 class KubeNodes:
     def __init__(self, kubeconfig: str, retry: RetryPolicy | None = None) -> None:
-        from kubernetes import client, config
+        from kubernetes import config
 
         try:
             loaded = yaml.safe_load(kubeconfig)
             api_client = config.new_client_from_config_dict(loaded)  # type: ignore[no-untyped-call]
         except Exception as exc:  # the loader raises many types; none may echo the secret
             raise BindingError(f"the kubeconfig for the node binding cannot be loaded ({type(exc).__name__})") from None
-        self.api = client.CoreV1Api(api_client)
+        self.api = NodeApi(api_client)
         self.retry = retry or RetryPolicy()
         self.reads = 0  # requests that read: GETs and LIST pages
         self.writes = 0
@@ -57,7 +101,7 @@ class KubeNodes:
     def get(self, name: str) -> NodeView:
         """The node as the API server has it now."""
         self.reads += 1
-        body = self._call(f"read node {name}", lambda: self.api.read_node(name, _preload_content=False), name)
+        body = self._call(f"read node {name}", lambda: self.api.read_node(name), name)
         view = NodeView(name, False) if body is None else node_view(body)
         self._remember(view)
         return view
@@ -81,7 +125,7 @@ class KubeNodes:
             self.reads += 1
             page = self._call(
                 "list nodes",
-                lambda after=token: self.api.list_node(limit=LIST_PAGE, _continue=after, _preload_content=False),
+                lambda after=token: self.api.list_node(limit=LIST_PAGE, _continue=after),
                 "",
             )
             if page is None:  # 404: nothing of the kind stored yet (kmock answers so); each node is then read
@@ -106,9 +150,7 @@ class KubeNodes:
         self.writes += 1
         body = self._call(
             f"patch node {name}",
-            lambda: self.api.patch_node(
-                name, patch, _preload_content=False, _content_type="application/merge-patch+json"
-            ),
+            lambda: self.api.patch_node(name, patch),
             name,
         )
         if body is None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from providers.node_binding.kube import KubeNodes
+from providers.node_binding.kube import KubeNodes, NodeApi
 
 KUBECONFIG = yaml.safe_dump(
     {
@@ -39,7 +40,7 @@ class FakeApi:
         self.stored = {n: _node(n) for n in names}
         self.calls: list[tuple[str, Any]] = []
 
-    def list_node(self, *, limit: int, _continue: str | None, _preload_content: bool) -> Any:
+    def list_node(self, *, limit: int, _continue: str | None) -> Any:
         self.calls.append(("list", _continue))
         names = sorted(self.stored)
         start = int(_continue or 0)
@@ -48,7 +49,7 @@ class FakeApi:
             page["metadata"]["continue"] = str(start + limit)
         return SimpleNamespace(data=json.dumps(page).encode())
 
-    def read_node(self, name: str, *, _preload_content: bool) -> Any:
+    def read_node(self, name: str) -> Any:
         self.calls.append(("get", name))
         if name not in self.stored:
             raise ApiException(status=404, reason="Not Found")
@@ -98,3 +99,63 @@ def test_an_old_list_is_read_again(adapter: tuple[KubeNodes, FakeApi]) -> None:
     api.stored["n0"] = _node("n0", version="9")
     assert kube.listed("n0", max_age=0.0).resource_version == "9"
     assert [c for c in api.calls if c == ("list", None)] == [("list", None), ("list", None)]
+
+
+class FakeRest:
+    """The ApiClient's REST layer: records each request, answers with a stored status and body."""
+
+    def __init__(self, status: int = 200, body: dict[str, Any] | None = None) -> None:
+        self.status, self.body = status, body or {}
+        self.requests: list[dict[str, Any]] = []
+
+    def request(self, method: str, url: str, headers: Any = None, body: Any = None, **_: Any) -> Any:
+        from kubernetes.client.rest import RESTResponse
+
+        self.requests.append({"method": method, "url": url, "headers": dict(headers or {}), "body": body})
+        raw = SimpleNamespace(
+            status=self.status, reason="R", data=json.dumps(self.body).encode(), headers={}, getheaders=dict
+        )
+        return RESTResponse(raw)
+
+
+@pytest.fixture
+def rest() -> tuple[NodeApi, FakeRest]:
+    from kubernetes.client import ApiClient, Configuration
+
+    config = Configuration(host="https://api.example:6443", api_key={"BearerToken": "t"})
+    config.api_key_prefix["BearerToken"] = "Bearer"
+    client = ApiClient(config)
+    fake = FakeRest(body={"items": []})
+    client.rest_client = fake  # type: ignore[assignment]  # the REST layer, faked
+    return NodeApi(client), fake
+
+
+def test_node_api_lists_pages_with_limit_and_continue(rest: tuple[NodeApi, FakeRest]) -> None:
+    api, fake = rest
+    assert json.loads(api.list_node(limit=500, _continue=None).data) == {"items": []}
+    api.list_node(limit=500, _continue="eyJ+a/b=")  # a continue token is base64: '+', '/' and '=' survive
+    first, second = fake.requests
+    assert first["method"] == "GET" and first["url"] == "https://api.example:6443/api/v1/nodes?limit=500"
+    assert parse_qs(urlsplit(second["url"]).query) == {"limit": ["500"], "continue": ["eyJ+a/b="]}
+    assert first["headers"]["Accept"] == "application/json"
+    assert first["headers"]["authorization"] == "Bearer t"
+
+
+def test_node_api_reads_and_merge_patches_one_node(rest: tuple[NodeApi, FakeRest]) -> None:
+    api, fake = rest
+    api.read_node("w-0")
+    patch = {"metadata": {"labels": {"topology.kubernetes.io/zone": "z1"}}}
+    api.patch_node("w-0", patch)
+    read, write = fake.requests
+    assert (read["method"], read["url"]) == ("GET", "https://api.example:6443/api/v1/nodes/w-0")
+    assert (write["method"], write["url"], write["body"]) == ("PATCH", read["url"], patch)
+    assert write["headers"]["Content-Type"] == "application/merge-patch+json"
+
+
+@pytest.mark.parametrize("status", [404, 409, 500])
+def test_node_api_raises_the_status_of_a_refused_request(rest: tuple[NodeApi, FakeRest], status: int) -> None:
+    api, fake = rest
+    fake.status = status
+    with pytest.raises(ApiException) as refused:
+        api.read_node("w-0")
+    assert refused.value.status == status
