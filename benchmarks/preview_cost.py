@@ -8,9 +8,12 @@ On one vcsim of the benchmarks' layout (3 regions, 9 zones; ``engine_world``), f
    every registration as the engine received it. This run is the program's first timed sample (the
    recorder's own cost, a write per registration, counts against the program);
 3. a second project copy whose ``__main__.py`` is ``floor_program.py`` with the replay of that recording,
-   previewed right after;
-4. with ``repeats`` > 1, more program/floor pairs; the best of each side is kept. Every preview is
-   watched for wall time and peak RSS per process role (``proctree``).
+   previewed right after, under the same recording wrapper (so both first samples pay for it): the
+   floor's recording must match the program's registration for registration (type, name, parent,
+   provider, inputs, dependencies; :func:`~benchmarks.registrations.differences`), or the run fails;
+4. with ``repeats`` > 1, more program/floor pairs, without the recorder; the best of each side is
+   kept. Every preview is watched for wall time, peak RSS and CPU time per process role
+   (``proctree``).
 
 Both previews run the same CLI, language host, plugins (the stand-in vSphere/TLS/random plugins, the
 real Kubernetes plugin) and dynamic-provider host on the same simulator; both must plan the same
@@ -42,6 +45,8 @@ class PreviewFigures:
     creates: int  # creates both previews planned
     program_rss_mib: dict[str, float] = field(default_factory=dict)  # role -> peak RSS, the program's preview
     floor_rss_mib: dict[str, float] = field(default_factory=dict)
+    program_cpu_s: dict[str, float] = field(default_factory=dict)  # role -> CPU seconds, the program's preview
+    floor_cpu_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -80,7 +85,7 @@ def measure(sim_target: Any, workdir: Path, nodes: int, *, repeats: int = 1, tim
     from toolchain.manifest import REPO_ROOT
 
     from .engine_world import bench_config, open_project
-    from .registrations import read_records, recording_main, replay_items
+    from .registrations import differences, read_records, recording_main, replay_items
 
     shutil.rmtree(workdir, ignore_errors=True)
     raw = bench_config(nodes, sim_target.port)
@@ -94,10 +99,18 @@ def measure(sim_target: Any, workdir: Path, nodes: int, *, repeats: int = 1, tim
     (program.project / "__main__.py").symlink_to(REPO_ROOT / "__main__.py")
     replay = replay_items(read_records(record.read_bytes()))
     (floor.project / "replay.json").write_text(json.dumps(replay))
-    _swap_main(floor.project, (Path(__file__).with_name("floor_program.py")).read_text())
+    floor_main = (Path(__file__).with_name("floor_program.py")).read_text()
+    (floor.project / "floor_program.py").write_text(floor_main)
+    floor_record = workdir / "floor-registrations.bin"
+    _swap_main(floor.project, recording_main(REPO_ROOT, floor_record, floor.project / "floor_program.py"))
+    first_floor = _preview(floor, timeout)
+    unlike = differences(replay, replay_items(read_records(floor_record.read_bytes())))
+    if unlike:
+        raise RuntimeError(f"{nodes} nodes: the floor's registrations differ from the program's:\n" + "\n".join(unlike))
+    _swap_main(floor.project, floor_main)
 
     best_program: TreeRun | None = first
-    best_floor: TreeRun | None = _preview(floor, timeout)
+    best_floor: TreeRun | None = first_floor
     for _ in range(max(1, repeats) - 1):
         p = _preview(program, timeout)
         f = _preview(floor, timeout)
@@ -117,6 +130,8 @@ def measure(sim_target: Any, workdir: Path, nodes: int, *, repeats: int = 1, tim
         creates=program_creates,
         program_rss_mib=best_program.peak_rss_mib,
         floor_rss_mib=best_floor.peak_rss_mib,
+        program_cpu_s=best_program.cpu_seconds,
+        floor_cpu_s=best_floor.cpu_seconds,
     )
 
 

@@ -1,11 +1,12 @@
-"""Run a Pulumi CLI command and watch its process tree: wall time and peak RSS per role.
+"""Run a Pulumi CLI command and watch its process tree: wall time, peak RSS and CPU time per role.
 
 Peak RSS is each process's ``VmHWM`` (the kernel's high-water mark of its resident set), read
 from ``/proc/<pid>/status`` every :data:`INTERVAL` seconds while the command runs; a process is
 counted at its last reading, so growth in its final interval is missed (the figures are lower
 bounds). Roles come from command lines (:func:`role_of`, pure): the engine (the ``pulumi`` CLI),
 the language host, the program (the SDK's exec script under Python), the dynamic-provider host
-(``python -m pulumi.dynamic``) and each resource plugin.
+(``python -m pulumi.dynamic``) and each resource plugin. CPU time is each process's user + system
+time (``/proc/<pid>/stat``) at its last reading, summed per role (also a lower bound).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class TreeRun:
     stdout: str
     stderr: str
     peak_rss_mib: dict[str, float] = field(default_factory=dict)  # role -> largest VmHWM among its processes
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # role -> user + system CPU of its processes
 
 
 def _children() -> dict[int, list[int]]:
@@ -92,9 +94,26 @@ def _hwm_kib(pid: int) -> tuple[list[str], int] | None:
     return None
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_of_stat(stat: str) -> float:
+    """User + system CPU seconds from a ``/proc/<pid>/stat`` line (fields 14 and 15, after the command)."""
+    fields = stat.rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _cpu_s(pid: int) -> float | None:
+    try:
+        return cpu_of_stat(Path(f"/proc/{pid}/stat").read_text())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_watched(args: Sequence[str], *, cwd: Path, env: dict[str, str], timeout: float) -> TreeRun:
     """Run ``args``; its wall time, output and each role's peak RSS (see the module docstring)."""
     peaks: dict[int, tuple[str, int]] = {}
+    cpu: dict[int, float] = {}  # pid -> CPU seconds at its last sample
     done = threading.Event()
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -111,6 +130,9 @@ def run_watched(args: Sequence[str], *, cwd: Path, env: dict[str, str], timeout:
                 old = peaks.get(pid)
                 if old is None or hwm > old[1]:
                     peaks[pid] = (role_of(argv), hwm)
+                used = _cpu_s(pid)
+                if used is not None:
+                    cpu[pid] = used
             done.wait(INTERVAL)
 
     watcher = threading.Thread(target=watch, name="rss-watch", daemon=True)
@@ -126,6 +148,15 @@ def run_watched(args: Sequence[str], *, cwd: Path, env: dict[str, str], timeout:
         done.set()
         watcher.join()
     by_role: dict[str, float] = {}
-    for role, hwm in peaks.values():
+    cpu_by_role: dict[str, float] = {}
+    for pid, (role, hwm) in peaks.items():
         by_role[role] = max(by_role.get(role, 0.0), hwm / 1024.0)
-    return TreeRun(proc.returncode, seconds, stdout.decode(errors="replace"), stderr.decode(errors="replace"), by_role)
+        cpu_by_role[role] = cpu_by_role.get(role, 0.0) + cpu.get(pid, 0.0)
+    return TreeRun(
+        proc.returncode,
+        seconds,
+        stdout.decode(errors="replace"),
+        stderr.decode(errors="replace"),
+        by_role,
+        cpu_by_role,
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import struct
 from types import SimpleNamespace
 from typing import Any
@@ -14,11 +16,19 @@ from pulumi.runtime.proto import resource_pb2
 
 from benchmarks.cpi_race import done, node_patch
 from benchmarks.engine_world import BenchNode, bench_config, count_requests, stack_document
-from benchmarks.floor_program import SECRET_SIG, SIG, UNKNOWN, to_input
+from benchmarks.floor_program import SECRET_SIG, SIG, UNKNOWN, to_input, with_dependencies
 from benchmarks.noop_cost import summary
 from benchmarks.preview_cost import creates_of
-from benchmarks.proctree import role_of
-from benchmarks.registrations import _KIND_OUTPUTS, _KIND_RESOURCE, is_stack_urn, read_records, replay_items
+from benchmarks.proctree import cpu_of_stat, role_of
+from benchmarks.registrations import (
+    _KIND_OUTPUTS,
+    _KIND_RESOURCE,
+    differences,
+    is_stack_urn,
+    read_records,
+    replay_items,
+    sent_record,
+)
 
 STACK_URN = "urn:pulumi:bench::vsphere-k8s::pulumi:pulumi:Stack::vsphere-k8s-bench"
 CLUSTER_URN = "urn:pulumi:bench::vsphere-k8s::vsphere-k8s:index:Cluster::bench"
@@ -84,6 +94,109 @@ def test_replay_items_keep_order_tree_providers_and_wire_inputs() -> None:
     assert vm["inputs"] == {"name": "vm-0", "tags": [UNKNOWN], "numCpus": 8}
     assert vm["additional_secret_outputs"] == ["extraConfig"]
     assert replay["stack_outputs"] == {"clusterName": "bench"}
+
+
+TAG_URN = "urn:pulumi:bench::vsphere-k8s::vsphere-k8s:index:Cluster$vsphere:index/tag:Tag::zone-a"
+BINDING_URN = "urn:pulumi:bench::vsphere-k8s::vsphere-k8s:index:Cluster$pulumi-python:dynamic:NodeBinding::node-0"
+
+
+def _sent(seq: int, urn: str, **fields: Any) -> bytes:
+    obj = fields.pop("object", {})
+    deps = fields.pop("property_dependencies", {})
+    req = resource_pb2.RegisterResourceRequest(object=_struct(obj), **fields)
+    for key, urns in deps.items():
+        req.propertyDependencies[key].urns.extend(urns)
+    return sent_record(seq, req.SerializeToString(), urn)
+
+
+def test_replay_follows_the_send_order_and_keeps_dependencies() -> None:
+    # Answered out of order: the engine finished the VM (sent third) before the tag (sent second).
+    data = b"".join(
+        [
+            _sent(0, CLUSTER_URN, type="vsphere-k8s:index:Cluster", name="bench", parent=STACK_URN),
+            _sent(
+                2,
+                VM_URN,
+                type="vsphere:index/virtualMachine:VirtualMachine",
+                name="vm-0",
+                custom=True,
+                parent=CLUSTER_URN,
+                dependencies=[TAG_URN],
+                property_dependencies={"tags": [TAG_URN]},
+                object={"tags": ["t-1"]},
+            ),
+            _sent(1, TAG_URN, type="vsphere:index/tag:Tag", name="zone-a", custom=True, parent=CLUSTER_URN),
+            _sent(
+                3,
+                BINDING_URN,
+                type="pulumi-python:dynamic:NodeBinding",
+                name="node-0",
+                custom=True,
+                parent=CLUSTER_URN,
+                dependencies=[TAG_URN, VM_URN],
+                property_dependencies={"vm_moid": [VM_URN]},
+                object={"vm_moid": "vm-12"},
+            ),
+        ]
+    )
+    items = replay_items(read_records(data))["resources"]
+    assert [i["name"] for i in items] == ["bench", "zone-a", "vm-0", "node-0"]
+    vm, binding = items[2], items[3]
+    assert vm["dependencies"] == [TAG_URN] and vm["property_dependencies"] == {"tags": [TAG_URN]}
+    assert binding["dependencies"] == [TAG_URN, VM_URN]
+
+
+def test_replay_refuses_a_dependency_sent_after_its_dependent() -> None:
+    data = _sent(0, VM_URN, type="vsphere:index/virtualMachine:VirtualMachine", name="vm-0", dependencies=[TAG_URN])
+    data += _sent(1, TAG_URN, type="vsphere:index/tag:Tag", name="zone-a")
+    with pytest.raises(ValueError, match=re.escape(f"dependency {TAG_URN} was not registered before it")):
+        replay_items(read_records(data))
+
+
+def test_differences_name_the_field_and_the_registration() -> None:
+    program = replay_items(read_records(recording()))
+    assert differences(program, program) == []
+    resources = [dict(i) for i in program["resources"]]
+    resources[2]["dependencies"] = [PROVIDER_URN]
+    floor = {"resources": resources[1:], "stack_outputs": {}}
+    assert differences(program, floor) == [
+        f"{CLUSTER_URN}: only the program registered it",
+        f"{VM_URN}: dependencies differs",
+    ]
+
+
+class _Res:
+    """A stand-in for a registered resource (hashable, as the SDK's resources are)."""
+
+
+def test_floor_waits_for_property_dependencies_and_the_rest_through_depends_on() -> None:
+    tag, vm, other = _Res(), _Res(), _Res()
+    made: dict[str, Any] = {TAG_URN: tag, VM_URN: vm, CLUSTER_URN: other}
+    item = {
+        "dependencies": [CLUSTER_URN, TAG_URN, VM_URN],
+        "property_dependencies": {"vm_moid": [VM_URN], "tags": [TAG_URN], "absent": [CLUSTER_URN]},
+    }
+
+    async def convert() -> tuple[list[Any], dict[str, Any], set[Any], Any, bool]:
+        props: dict[str, Any] = {"vm_moid": "vm-12", "tags": [{SIG: SECRET_SIG, "value": "t"}], "plain": 1}
+        props = to_input(props, made)
+        rest = with_dependencies(item, props, made)
+        moid = props["vm_moid"]
+        assert isinstance(moid, pulumi.Output) and isinstance(props["tags"], pulumi.Output)
+        return rest, props, await moid.resources(), await moid.future(), await props["tags"].is_secret()
+
+    rest, props, moid_deps, moid, tags_secret = asyncio.run(convert())
+    assert moid_deps == {vm} and moid == "vm-12"
+    assert tags_secret  # the secret inside the value stays secret
+    assert props["plain"] == 1
+    # the cluster is a dependency of no property the floor sends: it waits through depends_on
+    assert rest == [other]
+
+
+def test_cpu_of_stat_reads_user_and_system_time_after_the_command() -> None:
+    # pid (comm with spaces and a paren) state ppid ... utime stime: fields 14 and 15
+    stat = "42 (python (x) y) S 1 42 42 0 -1 4194560 100 0 0 0 250 150 0 0 20 0 5 0 100 1000 100"
+    assert cpu_of_stat(stat) == pytest.approx(400 / os.sysconf("SC_CLK_TCK"))
 
 
 def test_replay_refuses_a_child_before_its_parent() -> None:
@@ -169,3 +282,87 @@ def test_cli_output_parsing() -> None:
     out = "Outputs:\n  x: 1\n\nResources:\n    130 unchanged\n\nDuration: 40s\n"
     assert summary(out) == "130 unchanged"
     assert summary("nothing") == "?"
+
+
+def _item(urn: str, type_: str, name: str, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "urn": urn,
+        "type": type_,
+        "name": name,
+        "custom": True,
+        "parent": "",
+        "provider": "",
+        "version": "",
+        "additional_secret_outputs": [],
+        "inputs": {},
+        "outputs": None,
+        "dependencies": [],
+        "property_dependencies": {},
+    }
+    return {**base, **fields}
+
+
+def test_floor_registers_each_item_lazily_with_the_recorded_dependencies() -> None:
+    from pulumi.runtime import mocks as pmocks
+    from pulumi.runtime.settings import SETTINGS
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from benchmarks.floor_program import register_all
+    from offline.recording import RecordingMonitor
+
+    class Answer(pmocks.Mocks):
+        def new_resource(self, args: pmocks.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            return f"{args.name}-id", dict(args.inputs)
+
+        def call(self, args: pmocks.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+            return {}, None
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # the SDK runs the program on the thread's loop (asyncio.run left none)
+    mocks = Answer()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="p", stack="s", preview=False, monitor=monitor)
+    group = "urn:pulumi:s::p::test:index:Group::g"
+    tag = "urn:pulumi:s::p::test:index:Group$test:index:Tag::t"
+    other = "urn:pulumi:s::p::test:index:Group$test:index:Tag::o"
+    vm = "urn:pulumi:s::p::test:index:Group$test:index:Vm::v"
+    replay = {
+        "resources": [
+            _item(group, "test:index:Group", "g", custom=False, outputs={"vms": 1}),
+            _item(tag, "test:index:Tag", "t", parent=group, inputs={"name": "zone-a"}),
+            _item(other, "test:index:Tag", "o", parent=group),
+            _item(
+                vm,
+                "test:index:Vm",
+                "v",
+                parent=group,
+                inputs={"tags": ["t-id"], "password": {SIG: SECRET_SIG, "value": "s"}},
+                dependencies=[other, tag],
+                property_dependencies={"tags": [tag]},
+            ),
+        ],
+        "stack_outputs": {},
+    }
+    at_return: list[int] = []
+
+    def main() -> None:
+        at_return.append(len(register_all(replay)))
+
+    try:
+        SETTINGS.rpc_manager.clear()
+        SETTINGS.outputs.clear()
+        _sync_await(run_pulumi_func(main))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    assert at_return == [0]  # nothing is made before the program hands over to the SDK's loop
+    regs = {r.name: r for r in monitor.registrations.values()}
+    order = list(regs)
+    assert order[0] == "g" and set(order[1:3]) == {"t", "o"} and order[3] == "v"  # v only after both tags
+    by_name = {r.urn: r.name for r in monitor.registrations.values()}
+    v = regs["v"]
+    assert sorted(by_name[u] for u in v.dependencies) == ["o", "t"]
+    assert {k: [by_name[u] for u in us] for k, us in v.property_dependencies.items() if us} == {"tags": ["t"]}
+    assert v.inputs == {"tags": ["t-id"], "password": "s"} and v.secret_inputs == {"password"}
+    assert by_name[v.parent] == "g" and regs["g"].component_outputs == {"vms": 1}
