@@ -3,6 +3,7 @@
 python -m benchmarks.engine                              # everything at full size (long: see benchmarks/README.md)
 python -m benchmarks.engine --preview 10 100 --race 10 --noop --cold   # some sizes; an empty list skips a part
 python -m benchmarks.engine --json engine.json           # also write the raw figures
+python -m benchmarks.engine --preview 100 --skip-checkpoints --noop --race   # previews without per-step snapshots
 
 Parts: ``--preview`` (preview_cost: program vs engine floor, and peak RSS), ``--noop`` (noop_cost:
 second up and preview --refresh), ``--race`` (cpi_race: the real CPI, NodeBinding and the floor),
@@ -59,6 +60,8 @@ def preview_table(figures: list[Any]) -> str:
                 f.program_rss_mib.get("engine", 0.0),
                 f.program_rss_mib.get("program", 0.0),
                 f.program_rss_mib.get("dynamic provider host", 0.0),
+                f"{f.program_cpu_s.get('engine', 0.0):.1f} / {f.floor_cpu_s.get('engine', 0.0):.1f}",
+                f"{f.program_cpu_s.get('program', 0.0):.1f} / {f.floor_cpu_s.get('program', 0.0):.1f}",
             ]
         )
         previous = f
@@ -73,11 +76,17 @@ def preview_table(figures: list[Any]) -> str:
         "engine MiB",
         "program MiB",
         "dyn host MiB",
+        "engine CPU s",
+        "program CPU s",
     ]
+    skip = any(f.skip_checkpoints for f in figures)
     return (
-        "pulumi preview of a new stack: program vs engine floor (same registrations, bare, same CLI and plugins)\n\n"
+        "pulumi preview of a new stack: program vs engine floor (same registrations, bare, same CLI and plugins)"
+        + (", PULUMI_SKIP_CHECKPOINTS=true" if skip else "")
+        + "\n\n"
         + table(headers, rows)
         + "\nk: growth exponent of wall time against resources since the previous row (1.00 = linear); MiB: peak RSS"
+        " in the program's preview; CPU s: the program's preview / the floor's, per process role"
     )
 
 
@@ -142,6 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--race", type=int, nargs="*", default=list(RACE_SIZES), metavar="NODES")
     parser.add_argument("--hosts", type=int, nargs="*", default=[1], help="dynamic-provider hosts for NodeBinding")
     parser.add_argument("--repeats", type=int, default=1, help="program/floor preview pairs per size (best kept)")
+    parser.add_argument(
+        "--skip-checkpoints",
+        action="store_true",
+        help="previews with PULUMI_SKIP_CHECKPOINTS=true (the engine serializes no snapshot per step)",
+    )
     parser.add_argument("--cold", action="store_true", help="also time the toolchain (warm) and read its build log")
     parser.add_argument("--workdir", type=Path, help="where the worlds run (default: a temporary directory)")
     parser.add_argument("--json", type=Path, help="also write the raw figures to this file")
@@ -152,7 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench-engine-"))
     raw: dict[str, Any] = {}
     if args.preview:
-        figures = preview_cost.run(args.preview, workdir / "preview", repeats=args.repeats, progress=_progress)
+        figures = preview_cost.run(
+            args.preview,
+            workdir / "preview",
+            repeats=args.repeats,
+            skip_checkpoints=args.skip_checkpoints,
+            progress=_progress,
+        )
         print(preview_table(figures) + "\n")
         raw["preview"] = [{**asdict(f), "ratio": f.ratio} for f in figures]
         big = max(figures, key=lambda f: f.nodes)

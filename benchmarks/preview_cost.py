@@ -15,6 +15,12 @@ On one vcsim of the benchmarks' layout (3 regions, 9 zones; ``engine_world``), f
    kept. Every preview is watched for wall time, peak RSS and CPU time per process role
    (``proctree``).
 
+With ``skip_checkpoints``, both previews run with ``PULUMI_SKIP_CHECKPOINTS=true``: this engine
+(the toolchain's pulumi v3.274.1, file backend) keeps a snapshot manager even in a preview, whose
+writes it discards, and serializes and checks the whole snapshot after every step (O(N) a step,
+O(N^2) a preview; most of the engine's CPU at 100 nodes). The variable makes it save only at the
+end, which for a preview, which saves nothing, changes nothing else.
+
 Both previews run the same CLI, language host, plugins (the stand-in vSphere/TLS/random plugins, the
 real Kubernetes plugin) and dynamic-provider host on the same simulator; both must plan the same
 number of creates. Importing does no I/O.
@@ -47,6 +53,7 @@ class PreviewFigures:
     floor_rss_mib: dict[str, float] = field(default_factory=dict)
     program_cpu_s: dict[str, float] = field(default_factory=dict)  # role -> CPU seconds, the program's preview
     floor_cpu_s: dict[str, float] = field(default_factory=dict)
+    skip_checkpoints: bool = False  # both previews ran with PULUMI_SKIP_CHECKPOINTS=true
 
     @property
     def ratio(self) -> float:
@@ -80,7 +87,18 @@ def _swap_main(project: Path, text: str) -> None:
     main.write_text(text)
 
 
-def measure(sim_target: Any, workdir: Path, nodes: int, *, repeats: int = 1, timeout: float = 3600.0) -> PreviewFigures:
+SKIP_CHECKPOINTS = {"PULUMI_SKIP_CHECKPOINTS": "true"}
+
+
+def measure(
+    sim_target: Any,
+    workdir: Path,
+    nodes: int,
+    *,
+    repeats: int = 1,
+    timeout: float = 3600.0,
+    skip_checkpoints: bool = False,
+) -> PreviewFigures:
     """Program and floor previews of an N-node stack on ``sim_target`` (see the module docstring)."""
     from toolchain.manifest import REPO_ROOT
 
@@ -91,6 +109,11 @@ def measure(sim_target: Any, workdir: Path, nodes: int, *, repeats: int = 1, tim
     raw = bench_config(nodes, sim_target.port)
     program = open_project(workdir / "program", raw, sim_target)
     floor = open_project(workdir / "floor", raw, sim_target)
+    for cli in (program, floor):
+        for key in SKIP_CHECKPOINTS:
+            cli.env.pop(key, None)  # neither side inherits it from the caller's environment
+        if skip_checkpoints:
+            cli.env.update(SKIP_CHECKPOINTS)
 
     record = workdir / "registrations.bin"
     _swap_main(program.project, recording_main(REPO_ROOT, record))
@@ -132,11 +155,17 @@ def measure(sim_target: Any, workdir: Path, nodes: int, *, repeats: int = 1, tim
         floor_rss_mib=best_floor.peak_rss_mib,
         program_cpu_s=best_program.cpu_seconds,
         floor_cpu_s=best_floor.cpu_seconds,
+        skip_checkpoints=skip_checkpoints,
     )
 
 
 def run(
-    sizes: Sequence[int], workdir: Path, *, repeats: int = 1, progress: Callable[[str], None] | None = None
+    sizes: Sequence[int],
+    workdir: Path,
+    *,
+    repeats: int = 1,
+    skip_checkpoints: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> list[PreviewFigures]:
     """One vcsim for every size; each size measured as :func:`measure` says."""
     from .engine_world import bench_vcsim, prepare_templates
@@ -150,7 +179,9 @@ def run(
         for n in sizes:
             if progress:
                 progress(f"preview: {n} nodes (record, then program and floor side by side)")
-            figures.append(measure(target, workdir / f"preview-{n}", n, repeats=repeats))
+            figures.append(
+                measure(target, workdir / f"preview-{n}", n, repeats=repeats, skip_checkpoints=skip_checkpoints)
+            )
         return figures
     finally:
         sim.stop()
