@@ -1,7 +1,9 @@
 """A stack's whole life through the real CLI: preview, up, up again, drift, deletion, destroy.
 
 The steps run in order on one world (the package fixture): each starts from what the one
-before it left, as a platform team's runs do.
+before it left, as a platform team's runs do. On a real target (tests/support/world/target.py)
+the same steps run; what only a simulator allows (a foreign principal's permission planted on
+the datacenter) is checked on the local world only.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import time
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from pyVmomi import vim
 
 from providers.vcenter.connection import connection_for
 from providers.vcenter.tagging import ObjectRef, TaggingClient
 from tests.e2e.conftest import E2E
+from tests.support.world.target import TargetWorld
+from vsphere_k8s import roles
 from vsphere_k8s.facts import VM_TYPE
 from vsphere_k8s.topology import labels
 from vsphere_k8s.topology.uuids import PROVIDER_PREFIX
@@ -90,9 +95,24 @@ def test_1_preview_of_a_new_stack_lists_every_resource(e2e: E2E) -> None:
 FOREIGN = "VSPHERE.LOCAL\\site-admins"  # a permission someone else granted on the datacenter
 
 
+def _zone(e2e: E2E, index: int = 0) -> dict[str, Any]:
+    """A zone of the stack file (its datacenter and cluster: the simulator's or the site's)."""
+    config = yaml.safe_load(e2e.stack_file.read_text())["config"]
+    return dict(config["vsphere-k8s:topology"]["zones"][index])
+
+
 def _datacenter(e2e: E2E) -> Any:
     content = e2e.world.vsphere_content()
-    return next(e for e in content.rootFolder.childEntity if isinstance(e, vim.Datacenter))
+    name = _zone(e2e)["datacenter"]
+    return next(e for e in content.rootFolder.childEntity if isinstance(e, vim.Datacenter) and e.name == name)
+
+
+def _granted_principals(e2e: E2E) -> set[str]:
+    """The CPI's and the CSI's accounts, as vCenter names the principals vsphereRoles grants."""
+    if isinstance(e2e.world, TargetWorld):
+        assert e2e.world.target is not None
+        return {roles.principal(user) for user, _ in e2e.world.target.accounts.values()}
+    return {"VSPHERE.LOCAL\\k8s-cpi", "VSPHERE.LOCAL\\k8s-csi"}  # tests/support/world/project.py's accounts
 
 
 def _dc_permissions(e2e: E2E) -> dict[str, int]:
@@ -101,14 +121,16 @@ def _dc_permissions(e2e: E2E) -> dict[str, int]:
 
 
 def test_2_up_creates_everything_and_the_cpi_and_bindings_agree(e2e: E2E) -> None:
-    auth = e2e.world.vsphere_content().authorizationManager
-    foreign = vim.AuthorizationManager.Permission(principal=FOREIGN, group=True, roleId=-1, propagate=True)
-    auth.SetEntityPermissions(_datacenter(e2e), [foreign])
+    if e2e.simulated:  # a principal of the site's own: on a real vCenter it would have to exist
+        auth = e2e.world.vsphere_content().authorizationManager
+        foreign = vim.AuthorizationManager.Permission(principal=FOREIGN, group=True, roleId=-1, propagate=True)
+        auth.SetEntityPermissions(_datacenter(e2e), [foreign])
     e2e.cli.run("up", "--yes", "--skip-preview")
     # vsphereRoles: the CPI's and CSI's accounts granted their roles, the site's own grant untouched.
     granted = _dc_permissions(e2e)
-    assert {FOREIGN, "VSPHERE.LOCAL\\k8s-cpi", "VSPHERE.LOCAL\\k8s-csi"} <= set(granted)
-    assert granted[FOREIGN] == -1
+    assert _granted_principals(e2e) <= set(granted)
+    if e2e.simulated:
+        assert granted[FOREIGN] == -1
     vms = _vms(e2e)
     assert set(vms) == set(e2e.expected)
     for name, vm in vms.items():
@@ -152,7 +174,8 @@ def _clusters(e2e: E2E) -> list[Any]:
 def test_3_a_second_up_changes_nothing(e2e: E2E) -> None:
     e2e.cli.run("preview", "--expect-no-changes", "--diff")
     e2e.cli.run("refresh", "--yes", "--skip-preview")  # refresh reads every grant: nobody else's into state
-    assert _dc_permissions(e2e)[FOREIGN] == -1
+    if e2e.simulated:
+        assert _dc_permissions(e2e)[FOREIGN] == -1
     exported = json.dumps(e2e.cli.export())
     assert "site-admins" not in exported
     before = _nodes(e2e)
@@ -213,8 +236,10 @@ def test_6_state_holds_no_credential_in_plaintext(e2e: E2E) -> None:
     assert e2e.world.vcenter is not None
     exported = json.dumps(e2e.cli.export())
     kubeconfig = e2e.world.kubeconfig.read_text()
-    key_data = next(line.split(":", 1)[1].strip() for line in kubeconfig.splitlines() if "client-key-data" in line)
-    assert key_data not in exported
+    # Whatever authenticates its user: a client key or a token (a real cluster's kubeconfig may hold either).
+    users = [u.get("user") or {} for u in yaml.safe_load(kubeconfig).get("users") or []]
+    credentials = [str(u[k]) for u in users for k in ("client-key-data", "token", "password") if u.get(k)]
+    assert credentials and not any(c in exported for c in credentials)
     assert e2e.world.vcenter.password not in exported
 
 
@@ -222,7 +247,7 @@ def test_7_destroy_removes_exactly_what_the_stack_made(e2e: E2E) -> None:
     assert e2e.world.vcenter is not None
     tagging = TaggingClient(connection_for(e2e.world.vcenter.endpoint()))
     # Planted beside the stack's own: a foreign tag on a cluster the stack tags, and a namespace label.
-    cluster = next(c for c in _clusters(e2e) if c.name == "DC0_C0")
+    cluster = next(c for c in _clusters(e2e) if c.name == _zone(e2e)["computeCluster"])
     target = ObjectRef("ClusterComputeResource", cluster._moId)
     category = tagging.create_category("planted-category", "SINGLE", ["ClusterComputeResource"])
     planted = tagging.create_tag("planted-tag", category)
@@ -235,11 +260,21 @@ def test_7_destroy_removes_exactly_what_the_stack_made(e2e: E2E) -> None:
 
     e2e.cli.run("destroy", "--yes", "--skip-preview")
 
-    assert not _vms(e2e), "the stack's VMs outlived destroy"
-    assert tagging.category_by_name("k8s-zone") is None, "the stack's zone category outlived destroy"
-    assert tagging.attached_tags(target) == [planted]
-    # The permissions the stack granted are gone; the one granted by someone else is not.
-    assert _dc_permissions(e2e) == {FOREIGN: -1}
+    try:
+        assert not _vms(e2e), "the stack's VMs outlived destroy"
+        assert tagging.category_by_name("k8s-zone") is None, "the stack's zone category outlived destroy"
+        assert tagging.attached_tags(target) == [planted]
+        # The permissions the stack granted are gone; the one granted by someone else is not.
+        assert not _granted_principals(e2e) & set(_dc_permissions(e2e))
+    finally:
+        if not e2e.simulated:  # the planted tag leaves a real vCenter as it came
+            tagging.delete_category(category)
     assert not ours & set(_nodes(e2e)), "the stack's nodes were not retired (drained and deleted) by destroy"
-    labels_left = core.read_namespace("default").metadata.labels or {}
+    namespace = core.read_namespace("default")
+    assert namespace.metadata is not None
+    labels_left = namespace.metadata.labels or {}
     assert labels_left.get("example.com/planted") == "yes"
+    if not e2e.simulated:  # a real cluster's namespace left as it came
+        core.patch_namespace("default", {"metadata": {"labels": {"example.com/planted": None}}})
+    e2e.sim_only("a foreign principal's permission planted on the datacenter")
+    assert _dc_permissions(e2e) == {FOREIGN: -1}

@@ -136,14 +136,17 @@ def test_two_tags_that_a_later_object_overwrites_are_not_ambiguous() -> None:
 
 def test_the_vm_lookups_fall_back_host_then_pool_then_vm() -> None:
     pool, vm, folder = "resgroup-1", "vm-1", "group-v1"
-    chains = {
-        "host_chain": [HOST, CLUSTER, DC, ROOT],
-        "pool_chain": [pool, CLUSTER, DC, ROOT],
-        "vm_chain": [vm, folder, DC, ROOT],
-    }
 
     def placed(attached: Mapping[str, Sequence[Tag]]) -> tuple[str, str, str]:
-        p = zone_by_vm(**chains, attached=attached, zone_category=ZC, region_category=RC, subject="node n")
+        p = zone_by_vm(
+            host_chain=[HOST, CLUSTER, DC, ROOT],
+            pool_chain=[pool, CLUSTER, DC, ROOT],
+            vm_chain=[vm, folder, DC, ROOT],
+            attached=attached,
+            zone_category=ZC,
+            region_category=RC,
+            subject="node n",
+        )
         return p.zone, p.region, p.walk
 
     assert placed({CLUSTER: [z("c")], DC: [r("r")]}) == ("c", "r", "host")
