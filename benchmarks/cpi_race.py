@@ -221,9 +221,17 @@ def run_floor(world: RaceWorld, n: int, timeout: float, concurrency: int = HOST_
 
 
 def run_binding(
-    world: RaceWorld, n: int, timeout: float, *, hosts: int = 1, parallel: int | None = None
+    world: RaceWorld,
+    n: int,
+    timeout: float,
+    *,
+    hosts: int = 1,
+    parallel: int | None = None,
+    skip_checkpoints: bool = False,
 ) -> RaceFigures:
-    """``pulumi up`` of ``n`` enforce-mode NodeBindings (see the module docstring)."""
+    """``pulumi up`` of ``n`` enforce-mode NodeBindings (see the module docstring); with ``skip_checkpoints``,
+    under ``PULUMI_SKIP_CHECKPOINTS=true`` (the engine writes the state once, at the end, instead of after
+    every step: a crash mid-run then loses what the run did)."""
     from tests.support.world.project import make_project
     from tests.support.world.pulumi_cli import PulumiCli
     from toolchain.manifest import REPO_ROOT
@@ -240,6 +248,9 @@ def run_binding(
     stats = workdir / "host-stats"
     env = cli.env
     env[STATS_ENV] = str(stats)
+    env.pop("PULUMI_SKIP_CHECKPOINTS", None)
+    if skip_checkpoints:
+        env["PULUMI_SKIP_CHECKPOINTS"] = "true"
     script = workdir / "bin" / "pulumi-resource-pulumi-python"
     script.unlink()
     script.write_text(launcher(REPO_ROOT / ".venv" / "bin" / "python", REPO_ROOT))
@@ -293,6 +304,8 @@ def run_binding(
     label = "NodeBinding (pulumi up, enforce)" + (f", {hosts} hosts" if hosts > 1 else "")
     if parallel:
         label += f", --parallel {parallel}"
+    if skip_checkpoints:
+        label += ", no checkpoints"
     return RaceFigures(
         label,
         n,
@@ -320,6 +333,7 @@ def run(
     *,
     hosts: Sequence[int] = (1,),
     timeout: float = 1800.0,
+    skip_checkpoints: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> list[RaceFigures]:
     """Every contender at every size, on one world (vcsim with enough VMs for the largest size)."""
@@ -331,7 +345,16 @@ def run(
                 progress(f"reconcile race: {n} nodes: CPI, NodeBinding, floor")
             figures.append(run_cpi(world, n, timeout))
             for k in hosts:
-                figures.append(run_binding(world, n, timeout, hosts=k, parallel=None if k == 1 else 4 * k))
+                figures.append(
+                    run_binding(
+                        world,
+                        n,
+                        timeout,
+                        hosts=k,
+                        parallel=None if k == 1 else 4 * k,
+                        skip_checkpoints=skip_checkpoints,
+                    )
+                )
             figures.append(run_floor(world, n, timeout))
         return figures
     finally:

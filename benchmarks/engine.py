@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-checkpoints",
         action="store_true",
-        help="previews with PULUMI_SKIP_CHECKPOINTS=true (the engine serializes no snapshot per step)",
+        help="previews and the race's pulumi up with PULUMI_SKIP_CHECKPOINTS=true (no snapshot per step)",
     )
     parser.add_argument("--cold", action="store_true", help="also time the toolchain (warm) and read its build log")
     parser.add_argument("--workdir", type=Path, help="where the worlds run (default: a temporary directory)")
@@ -188,7 +188,9 @@ def main(argv: list[str] | None = None) -> int:
         print(noop_table(noop) + "\n")
         raw["noop"] = [asdict(f) for f in noop]
     if args.race:
-        race = cpi_race.run(args.race, workdir / "race", hosts=args.hosts, progress=_progress)
+        race = cpi_race.run(
+            args.race, workdir / "race", hosts=args.hosts, skip_checkpoints=args.skip_checkpoints, progress=_progress
+        )
         print(race_table(race) + "\n")
         raw["race"] = [asdict(f) for f in race]
     if args.cold:
