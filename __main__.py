@@ -1,11 +1,18 @@
 """Pulumi entry point: read the stack configuration once, build the cluster, export."""
 
+import sys
+
 import pulumi
 
 from components.cluster import Cluster, ClusterArgs
 from components.memory import previous_output
 from vsphere_k8s.errors import ConfigError
 from vsphere_k8s.pulumi_source import load_stack_config
+
+# The SDK's dependency-cycle check recurses once per link of a dependency chain, and a pool's
+# retirements form one chain (a link per node: drains run one batch at a time), so the default
+# limit of 1000 stops a preview of a pool of about a thousand nodes.
+sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
 
 try:
     config = load_stack_config()

@@ -37,7 +37,9 @@ def kube_api(kubeconfig: Path) -> client.ApiClient:
 
 @dataclass
 class CpiLauncher:
-    """Starts the CPI once its ConfigMap, credentials Secret and ServiceAccount exist."""
+    """Runs the CPI while its ConfigMap and ServiceAccount exist, as its DaemonSet would: started once a
+    stack deploys them, and started again from the new ones when a stack (re)creates them (the old
+    process's ServiceAccount token dies with its ServiceAccount)."""
 
     workdir: Path
     api: client.CoreV1Api
@@ -51,26 +53,34 @@ class CpiLauncher:
         self._thread = threading.Thread(target=self._run, name="cpi-launcher", daemon=True)
         self._thread.start()
 
-    def _deployed(self) -> bool:
+    def _deployed(self) -> tuple[str, str] | None:
+        """The uids of the CPI's ConfigMap and ServiceAccount, None while either is missing."""
         try:
-            self.api.read_namespaced_config_map("vsphere-cloud-config", "kube-system")
-            self.api.read_namespaced_service_account("cloud-controller-manager", "kube-system")
+            cm = self.api.read_namespaced_config_map("vsphere-cloud-config", "kube-system")
+            sa = self.api.read_namespaced_service_account("cloud-controller-manager", "kube-system")
         except ApiException as e:
             if e.status == 404:
-                return False
+                return None
             raise
-        return True
+        return str(cm.metadata.uid if cm.metadata else ""), str(sa.metadata.uid if sa.metadata else "")
 
     def _run(self) -> None:
+        running_for: tuple[str, str] | None = None
         while not self._stop.wait(0.5):
             try:
-                if not self._deployed():
+                deployed = self._deployed()
+                if deployed == running_for:
+                    continue
+                if self.process is not None:
+                    self.process.stop()
+                    self.process = None
+                running_for = deployed
+                if deployed is None:
                     continue
                 assert self.control_plane.pki is not None
                 proc = cpi_process(self.workdir, self.api, self.control_plane.server, self.control_plane.pki.ca.cert)
                 proc.start()
                 self.process = proc
-                return
             except (ProcessError, ApiException) as e:
                 self.error = str(e)
                 return
