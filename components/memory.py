@@ -1,8 +1,11 @@
 """What the stack's last run recorded: the program reads its own stack's outputs.
 
-A program has no access to its state, but a StackReference to its own stack returns the
-outputs of the last run, known in preview as in up. The node slots' names and generations
-(``nodeSlots``) come back this way, so names stay stable and a roll is planned against what runs.
+A program has no access to its state, but the engine's built-in ``pulumi:pulumi:readStackOutputs``
+function (what a StackReference reads through) returns a stack's outputs of its last run, in
+preview as in up. It is a function call, not a resource: a StackReference to the stack itself would
+lag one run behind its own outputs, so every `pulumi refresh --expect-no-changes` after an `up`
+that changed them would report a change. The node slots' names and generations (``nodeSlots``)
+come back this way, so names stay stable and a roll is planned against what runs.
 """
 
 from __future__ import annotations
@@ -10,16 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
-from pulumi.runtime.sync_await import _sync_await
 
-SELF_REFERENCE = "self"
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
 
 
 def previous_output(key: str) -> Any:
     """The value of output ``key`` of this stack's last run (None on a new stack or without it).
 
-    Read synchronously: node names are plain strings the whole program uses."""
+    Read synchronously (``invoke`` waits for its answer): node names are plain strings the whole
+    program uses."""
     stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    ref = pulumi.StackReference(SELF_REFERENCE, stack)
-    outputs = _sync_await(ref.outputs.future())  # None under the SDK's mocks (offline, unit tests)
+    answer = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": stack})
+    outputs = (answer.value or {}).get("outputs") if answer is not None else None  # {} under the SDK's mocks
     return (outputs or {}).get(key)

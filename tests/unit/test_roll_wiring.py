@@ -28,8 +28,8 @@ def _config(template: str | None = None) -> dict[str, Any]:
 def _run(config: dict[str, Any], previous: dict[str, Any] | None = None) -> OfflineRun:
     mocks = VSphereMocks()
     if previous is not None:
-        # The program's StackReference to its own stack answers with the last run's outputs.
-        mocks.resources["pulumi:pulumi:StackReference"] = lambda _a: {"outputs": {"nodeSlots": previous}}
+        # The engine's readStackOutputs for the program's own stack answers with the last run's outputs.
+        mocks.invokes["pulumi:pulumi:readStackOutputs"] = lambda _a: {"outputs": {"nodeSlots": previous}}
     return run_program(config, stack="sim", mocks=mocks)
 
 
