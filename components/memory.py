@@ -10,11 +10,16 @@ come back this way, so names stay stable and a roll is planned against what runs
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pulumi
 
 READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"
+# The file backend answers "failed to load checkpoint" while the engine is writing the checkpoint
+# (it does at the run's first steps): a read in that moment is tried again, bounded.
+_TRANSIENT = "failed to load checkpoint"
+ATTEMPTS, PAUSE = 10, 0.5
 
 
 def previous_output(key: str) -> Any:
@@ -23,6 +28,13 @@ def previous_output(key: str) -> Any:
     Read synchronously (``invoke`` waits for its answer): node names are plain strings the whole
     program uses."""
     stack = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    answer = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": stack})
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            answer = pulumi.runtime.invoke(READ_STACK_OUTPUTS, {"name": stack})
+            break
+        except Exception as e:  # the SDK raises a bare Exception for a failed invoke
+            if _TRANSIENT not in str(e) or attempt == ATTEMPTS:
+                raise
+            time.sleep(PAUSE)
     outputs = (answer.value or {}).get("outputs") if answer is not None else None  # {} under the SDK's mocks
     return (outputs or {}).get(key)
