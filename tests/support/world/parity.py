@@ -400,14 +400,7 @@ def _reconfigure(content: Any, moid: str, extra: Mapping[str, str], *, uuid: str
     spec = vim.vm.ConfigSpec(extraConfig=[vim.option.OptionValue(key=k, value=v) for k, v in extra.items()])
     if uuid is not None:
         spec.uuid = uuid
-    task = vm.ReconfigVM_Task(spec=spec)
-    deadline = time.monotonic() + 30
-    while task.info.state not in ("success", "error"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reconfigure {moid}")
-        time.sleep(0.05)
-    if task.info.state == "error":
-        raise RuntimeError(f"reconfigure {moid}: {task.info.error}")
+    _wait(vm.ReconfigVM_Task(spec=spec), f"reconfigure {moid}")
 
 
 def relocate(site: Site, vm_name: str, host: ObjectRef) -> None:
@@ -418,11 +411,5 @@ def relocate(site: Site, vm_name: str, host: ObjectRef) -> None:
     vm = next(v for v in site.vms() if v.name == vm_name)
     target: Any = vim.HostSystem(host.id, stub)  # pyVmomi is untyped
     spec = vim.vm.RelocateSpec(host=target, pool=target.parent.resourcePool)
-    task = vim.VirtualMachine(vm.ref.id, stub).RelocateVM_Task(spec)
-    deadline = time.monotonic() + 60
-    while task.info.state in ("queued", "running") and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if task.info.state != "success":
-        raise RuntimeError(f"relocate {vm_name}: {task.info.error}")
-    assert site.conn is not None
+    _wait(vim.VirtualMachine(vm.ref.id, stub).RelocateVM_Task(spec), f"relocate {vm_name}")
     site.inventory = read_inventory(site.conn)
