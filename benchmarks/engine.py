@@ -154,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-checkpoints",
         action="store_true",
-        help="previews and the race's pulumi up with PULUMI_SKIP_CHECKPOINTS=true (no snapshot per step)",
+        help="previews, the no-op part's first up and the race's pulumi up with PULUMI_SKIP_CHECKPOINTS=true"
+        " (no snapshot per step; the no-op figures themselves, second up and refresh, run without it)",
     )
     parser.add_argument("--cold", action="store_true", help="also time the toolchain (warm) and read its build log")
     parser.add_argument("--workdir", type=Path, help="where the worlds run (default: a temporary directory)")
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             + "\n"
         )
     if args.noop:
-        noop = noop_cost.run(args.noop, workdir / "noop", progress=_progress)
+        noop = noop_cost.run(args.noop, workdir / "noop", progress=_progress, skip_checkpoints=args.skip_checkpoints)
         print(noop_table(noop) + "\n")
         raw["noop"] = [asdict(f) for f in noop]
     if args.race:

@@ -40,6 +40,7 @@ WORLD_CLIENTS = (
     AGENT_UA,
 )
 SAME = re.compile(r"(\d+) unchanged")
+SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS"
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,11 @@ def _timed(cli: Any, world: NoopWorld, stats: Path, nodes: int, name: str, *args
     )
 
 
-def measure(nodes: int, workdir: Path) -> list[CommandFigures]:
-    """First up (info), second up and preview --refresh of an N-node stack on a world of its own."""
+def measure(nodes: int, workdir: Path, *, skip_checkpoints: bool = False) -> list[CommandFigures]:
+    """First up (info), second up and preview --refresh of an N-node stack on a world of its own.
+
+    With ``skip_checkpoints`` the first up (the creates, not a figure) runs with ``PULUMI_SKIP_CHECKPOINTS=true``:
+    its per-step state save is O(N) a step; the second up and the refresh, the figures, run as users run them."""
     from tests.support.world.project import planned_nodes
     from toolchain.manifest import REPO_ROOT
 
@@ -194,7 +198,12 @@ def measure(nodes: int, workdir: Path) -> list[CommandFigures]:
         stack_file = workdir / "planned.yaml"
         stack_file.write_text(yaml.safe_dump(stack_document(planning)))
         world.expected.update(planned_nodes(stack_file, {"credentials": planning["credentials"]}))
-        first = _timed(cli, world, stats, nodes, "first up (creates)", "up", "--yes", "--skip-preview")
+        cli.env.pop(SKIP_CHECKPOINTS, None)
+        if skip_checkpoints:
+            cli.env[SKIP_CHECKPOINTS] = "true"
+        first_label = "first up (creates)" + (", no checkpoints" if skip_checkpoints else "")
+        first = _timed(cli, world, stats, nodes, first_label, "up", "--yes", "--skip-preview")
+        cli.env.pop(SKIP_CHECKPOINTS, None)
         second = _timed(cli, world, stats, nodes, "second up (no-op)", "up", "--yes", "--skip-preview")
         refresh = _timed(cli, world, stats, nodes, "preview --refresh", "preview", "--refresh")
         return [first, second, refresh]
@@ -202,10 +211,16 @@ def measure(nodes: int, workdir: Path) -> list[CommandFigures]:
         world.stop()
 
 
-def run(sizes: Sequence[int], workdir: Path, progress: Callable[[str], None] | None = None) -> list[CommandFigures]:
+def run(
+    sizes: Sequence[int],
+    workdir: Path,
+    progress: Callable[[str], None] | None = None,
+    *,
+    skip_checkpoints: bool = False,
+) -> list[CommandFigures]:
     out = []
     for n in sizes:
         if progress:
             progress(f"no-op: {n} nodes (first up, second up, preview --refresh)")
-        out.extend(measure(n, workdir / f"noop-{n}"))
+        out.extend(measure(n, workdir / f"noop-{n}", skip_checkpoints=skip_checkpoints))
     return out

@@ -150,7 +150,33 @@ def _build(tool: Tool, dest: Path, log: Path, label: str) -> None:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
         raise RuntimeError(f"building {tool.name} {tool.version} failed (exit {rc}); log {log}:\n{tail}")
     tmp.rename(dest)
-    _say(f"{label} built in {_fmt(time.monotonic() - start)}")
+    seconds = time.monotonic() - start
+    record_duration(manifest.cache_root(), tool, seconds)
+    _say(f"{label} built in {_fmt(seconds)}")
+
+
+DURATIONS = "build-durations.jsonl"
+
+
+def record_duration(cache: Path, tool: Tool, seconds: float) -> None:
+    """Append one finished build's wall time to ``<cache>/build-durations.jsonl`` (what a cold build costs)."""
+    row = {
+        "tool": tool.name,
+        "version": tool.version,
+        "key": manifest.build_key(tool),
+        "seconds": round(seconds, 1),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    with (cache / DURATIONS).open("a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
+def read_durations(cache: Path) -> list[dict[str, object]]:
+    """The recorded builds, oldest first; [] when none were recorded."""
+    path = cache / DURATIONS
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def build_all(tools: list[Tool]) -> int:
