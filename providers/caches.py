@@ -16,6 +16,7 @@ import sys
 _HOLDERS = (
     ("providers.node_binding.vcenter", "forget_snapshots"),
     ("providers.node_binding.kube", "_forget_clients"),
+    ("providers.node_join.kube", "_forget_clients"),
     ("providers.vcenter.connection", "_forget_connections"),
 )
 

@@ -13,15 +13,14 @@ reads it with a GET; what this process wrote replaces what the list said.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
 from typing import Any
 
 import urllib3
-import yaml
 
+from providers.kube_raw import MERGE_PATCH, ClientCache, RawApi, load_api_client
 from providers.retry import RetryPolicy
 
 from .plan import BindingError, NodeView
@@ -37,59 +36,28 @@ class ConflictError(BindingError):
     """The node changed since it was read (HTTP 409 on a resourceVersion precondition)."""
 
 
-class NodeApi:
-    """The three node requests the binding makes (list, read, merge-patch), sent through the client's
-    ``ApiClient``, answered as raw JSON bytes (``.data``) or an ``ApiException`` for a non-2xx status.
-
-    Not ``CoreV1Api``: in kubernetes 37 its module builds a pydantic validator for each of its
-    ~600 methods when first imported (2 s of CPU on an idle core, 5 s while the dynamic-provider host's
-    four workers start their first bindings at once), and the binding needs none of them.
-    """
-
-    def __init__(self, api_client: Any) -> None:
-        self.api_client = api_client
-
-    def _send(self, method: str, path: str, *, name: str = "", query: Any = None, body: Any = None) -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        headers = {"Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/merge-patch+json"
-        request = self.api_client.param_serialize(
-            method=method,
-            resource_path=path,
-            path_params={"name": name} if name else None,
-            query_params=query,
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        response = self.api_client.call_api(*request)
-        response.read()
-        if not 200 <= response.status <= 299:
-            raise ApiException.from_response(http_resp=response, body=None, data=None)
-        return response
+class NodeApi(RawApi):
+    """The three node requests the binding makes (list, read, merge-patch); see providers.kube_raw
+    for why they are sent raw and not through ``CoreV1Api``."""
 
     def list_node(self, *, limit: int, _continue: str | None) -> Any:
         query: list[tuple[str, Any]] = [("limit", limit)] + ([("continue", _continue)] if _continue else [])
-        return self._send("GET", "/api/v1/nodes", query=query)
+        return self.send("GET", "/api/v1/nodes", query=query)
 
     def read_node(self, name: str) -> Any:
-        return self._send("GET", "/api/v1/nodes/{name}", name=name)
+        return self.send("GET", "/api/v1/nodes/{name}", path_params={"name": name})
 
     def patch_node(self, name: str, patch: dict[str, Any]) -> Any:
-        return self._send("PATCH", "/api/v1/nodes/{name}", name=name, body=patch)
+        return self.send(
+            "PATCH", "/api/v1/nodes/{name}", path_params={"name": name}, body=patch, content_type=MERGE_PATCH
+        )
 
 
 class KubeNodes:
     def __init__(self, kubeconfig: str, retry: RetryPolicy | None = None) -> None:
-        from kubernetes import config
-
-        try:
-            loaded = yaml.safe_load(kubeconfig)
-            api_client = config.new_client_from_config_dict(loaded)  # type: ignore[no-untyped-call]
-        except Exception as exc:  # the loader raises many types; none may echo the secret
-            raise BindingError(f"the kubeconfig for the node binding cannot be loaded ({type(exc).__name__})") from None
+        api_client = load_api_client(
+            kubeconfig, lambda why: BindingError(f"the kubeconfig for the node binding cannot be loaded ({why})")
+        )
         self.api = NodeApi(api_client)
         self.retry = retry or RetryPolicy()
         self.reads = 0  # requests that read: GETs and LIST pages
@@ -202,21 +170,15 @@ def node_view(body: dict[str, Any]) -> NodeView:
     )
 
 
-_CLIENTS: dict[str, KubeNodes] = {}
-_LOCK = threading.Lock()
+_CLIENTS = ClientCache()
 
 
 def nodes_for(kubeconfig: str) -> KubeNodes:
-    """The process-wide client for this kubeconfig (keyed by its digest, never by its text)."""
-    key = hashlib.sha256(kubeconfig.encode()).hexdigest()
-    with _LOCK:
-        found = _CLIENTS.get(key)
-        if found is None:
-            found = _CLIENTS[key] = KubeNodes(kubeconfig)
-        return found
+    """The process-wide client for this kubeconfig."""
+    found: KubeNodes = _CLIENTS.get(kubeconfig, KubeNodes)
+    return found
 
 
 def _forget_clients() -> None:
     """Drop every cached client (through :func:`providers.caches.reset_caches`)."""
-    with _LOCK:
-        _CLIENTS.clear()
+    _CLIENTS.clear()

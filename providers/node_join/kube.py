@@ -7,43 +7,48 @@ object never holds it, and no error message quotes it.
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
-import yaml
+from providers.kube_raw import ClientCache, RawApi, load_api_client
 
 from .plan import TOKEN_NAMESPACE, JoinError, NodeState, token_secret_name
 
-_CLIENTS: dict[str, Any] = {}
-_LOCK = threading.Lock()
+_CLIENTS = ClientCache()
 
 
-def core_for(kubeconfig: str) -> Any:
-    import hashlib
+def core_for(kubeconfig: str) -> RawApi:
+    """The process-wide client for this kubeconfig (raw requests: see providers.kube_raw)."""
 
-    from kubernetes import client, config
+    def make(text: str) -> RawApi:
+        return RawApi(
+            load_api_client(text, lambda why: JoinError(f"the kubeconfig for NodeJoin cannot be loaded ({why})"))
+        )
 
-    key = hashlib.sha256(kubeconfig.encode()).hexdigest()
-    with _LOCK:
-        api = _CLIENTS.get(key)
-        if api is None:
-            try:
-                api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))  # type: ignore[no-untyped-call]
-            except Exception as exc:  # the loader raises many types; none may echo the secret
-                raise JoinError(f"the kubeconfig for NodeJoin cannot be loaded ({type(exc).__name__})") from None
-            api = _CLIENTS[key] = client.CoreV1Api(api_client)
-        return api
+    found: RawApi = _CLIENTS.get(kubeconfig, make)
+    return found
+
+
+def _forget_clients() -> None:
+    """Drop every cached client (through :func:`providers.caches.reset_caches`)."""
+    _CLIENTS.clear()
+
+
+def _secret_path(token_id: str = "") -> tuple[str, dict[str, str]]:
+    params = {"namespace": TOKEN_NAMESPACE}
+    if not token_id:
+        return "/api/v1/namespaces/{namespace}/secrets", params
+    return "/api/v1/namespaces/{namespace}/secrets/{name}", params | {"name": token_secret_name(token_id)}
 
 
 def _status(exc: Exception) -> int:
     return int(getattr(exc, "status", 0) or 0)
 
 
-def node_state(api: Any, name: str) -> NodeState:
+def node_state(api: RawApi, name: str) -> NodeState:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        raw = api.read_node(name, _preload_content=False)
+        raw = api.send("GET", "/api/v1/nodes/{name}", path_params={"name": name})
     except ApiException as exc:
         if exc.status == 404:
             return NodeState(False)
@@ -52,11 +57,12 @@ def node_state(api: Any, name: str) -> NodeState:
     return NodeState(True, str((body.get("spec") or {}).get("providerID") or ""))
 
 
-def token_exists(api: Any, token_id: str) -> bool:
+def token_exists(api: RawApi, token_id: str) -> bool:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        api.read_namespaced_secret(token_secret_name(token_id), TOKEN_NAMESPACE, _preload_content=False)
+        path, params = _secret_path(token_id)
+        api.send("GET", path, path_params=params)
     except ApiException as exc:
         if exc.status == 404:
             return False
@@ -64,21 +70,23 @@ def token_exists(api: Any, token_id: str) -> bool:
     return True
 
 
-def create_token(api: Any, body: dict[str, Any]) -> None:
+def create_token(api: RawApi, body: dict[str, Any]) -> None:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        api.create_namespaced_secret(TOKEN_NAMESPACE, body, _preload_content=False)
+        path, params = _secret_path()
+        api.send("POST", path, path_params=params, body=body)
     except ApiException as exc:
         if exc.status != 409:  # created meanwhile (a retried call): it is there
             raise JoinError(f"creating {body['metadata']['name']} failed: HTTP {exc.status} {exc.reason}") from None
 
 
-def delete_token(api: Any, token_id: str) -> None:
+def delete_token(api: RawApi, token_id: str) -> None:
     from kubernetes.client.exceptions import ApiException
 
     try:
-        api.delete_namespaced_secret(token_secret_name(token_id), TOKEN_NAMESPACE, _preload_content=False)
+        path, params = _secret_path(token_id)
+        api.send("DELETE", path, path_params=params)
     except ApiException as exc:
         if exc.status != 404:  # gone already (expired and cleaned up, or deleted by hand)
             raise JoinError(f"deleting bootstrap token {token_id} failed: HTTP {exc.status} {exc.reason}") from None

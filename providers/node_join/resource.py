@@ -22,7 +22,9 @@ from .provider import JoinTokenProvider, NodeJoinProvider
 
 
 @dataclass
-class JoinTokenArgs:
+class _NodeTokenArgs:
+    """What both resources take: the node, its VM (whose age starts the join window), its token."""
+
     node_name: pulumi.Input[str]
     server: str
     username: pulumi.Input[str]
@@ -30,12 +32,30 @@ class JoinTokenArgs:
     kubeconfig: pulumi.Input[str]
     vm_uuid: pulumi.Input[str]
     token: pulumi.Input[str]
-    create_token: bool = True  # False for the init node: kubeadm init creates its own
     token_ttl_minutes: int = 60
     port: int = 443
     insecure: bool = False
     thumbprint: str | None = None
     ca_cert: str | None = None
+
+
+def _props(args: _NodeTokenArgs, outputs: Sequence[str]) -> dict[str, Any]:
+    """The resource's properties: the secret inputs wrapped as secrets, the outputs declared empty."""
+    return {
+        **{k: v for k, v in vars(args).items() if k not in KEYS.secret},
+        **{k: pulumi.Output.secret(getattr(args, k)) for k in KEYS.secret},
+        **dict.fromkeys(outputs),
+    }
+
+
+def _with_secret_outputs(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    # A new list each time: merge() hands the options' lists on uncopied.
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret)))
+
+
+@dataclass
+class JoinTokenArgs(_NodeTokenArgs):
+    create_token: bool = True  # False for the init node: kubeadm init creates its own
 
 
 class JoinToken(Resource, module="vsphere", name="JoinToken"):
@@ -43,31 +63,14 @@ class JoinToken(Resource, module="vsphere", name="JoinToken"):
     expires: pulumi.Output[str | None]
 
     def __init__(self, name: str, args: JoinTokenArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {
-            **{k: v for k, v in vars(args).items() if k not in KEYS.secret},
-            **{k: pulumi.Output.secret(getattr(args, k)) for k in KEYS.secret},
-            **dict.fromkeys(TOKEN_KEYS.outputs),
-        }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
-        super().__init__(JoinTokenProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+        props = _props(args, TOKEN_KEYS.outputs)
+        super().__init__(JoinTokenProvider(), name, props, _with_secret_outputs(opts))
 
 
 @dataclass
-class NodeJoinArgs:
-    node_name: pulumi.Input[str]
-    server: str
-    username: pulumi.Input[str]
-    password: pulumi.Input[str]
-    kubeconfig: pulumi.Input[str]
-    vm_uuid: pulumi.Input[str]
-    token: pulumi.Input[str]
-    token_ttl_minutes: int = 60
+class NodeJoinArgs(_NodeTokenArgs):
     scrub_keys: Sequence[str] = field(default_factory=lambda: list(SECRET_BEARING_KEYS))
     timeout_seconds: int = 900
-    port: int = 443
-    insecure: bool = False
-    thumbprint: str | None = None
-    ca_cert: str | None = None
 
 
 class NodeJoin(Resource, module="vsphere", name="NodeJoin"):
@@ -78,11 +81,5 @@ class NodeJoin(Resource, module="vsphere", name="NodeJoin"):
     exposed_keys: pulumi.Output[list[str]]  # secret-bearing keys the last read found on the VM again
 
     def __init__(self, name: str, args: NodeJoinArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {
-            **{k: v for k, v in vars(args).items() if k not in KEYS.secret},
-            "scrub_keys": list(args.scrub_keys),
-            **{k: pulumi.Output.secret(getattr(args, k)) for k in KEYS.secret},
-            **dict.fromkeys(KEYS.outputs),
-        }
-        secret = pulumi.ResourceOptions(additional_secret_outputs=list(KEYS.secret))
-        super().__init__(NodeJoinProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+        props = {**_props(args, KEYS.outputs), "scrub_keys": list(args.scrub_keys)}
+        super().__init__(NodeJoinProvider(), name, props, _with_secret_outputs(opts))

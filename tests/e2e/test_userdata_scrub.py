@@ -195,9 +195,14 @@ def _summary(view: ReaderView) -> dict[str, Any]:
 
 def _check_before(b: Boot, names: list[str]) -> None:
     """Before the join: the user-data a reader sees is complete enough to bootstrap from."""
+    # A VM can be listed a moment before its clone's extraConfig is readable: wait for both.
     views = _wait(
         "the VMs with their guestinfo",
-        lambda: vs if len(vs := read_vms(b.reader(), names)) == len(names) else None,
+        lambda: (
+            vs
+            if len(vs := read_vms(b.reader(), names)) == len(names) and all(v.user_data() for v in vs.values())
+            else None
+        ),
     )
     for name in names:
         text = views[name].user_data()
