@@ -10,6 +10,7 @@ import pulumi
 
 from providers.node_binding.resource import NodeBinding, NodeBindingArgs
 from providers.node_join.resource import JoinToken, JoinTokenArgs, NodeJoin, NodeJoinArgs
+from providers.node_retirement.plan import client_urls
 from providers.node_retirement.resource import NodeRetirement, NodeRetirementArgs
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.errors import ConfigError
@@ -256,9 +257,9 @@ class Cluster(pulumi.ComponentResource):
             # mode bootstrap: the API answers once the first control-plane node (kubeadm init) has
             # booted; its wait starts with that VM, before the other nodes' gates need the API.
             self._kube = self._kube_access(name, cfg, [vm])
-        etcd = cfg.kubernetes.etcd if n.is_control_plane else None
-        if n.init and etcd is None:
-            # The program holds no etcd client credential then (bootstrap mode's PKI issues none yet).
+        etcd = self._etcd_access(cfg, n, vm)
+        if n.init and not etcd:
+            # mode existing without kubernetes.etcd: the program holds no etcd client credential.
             pulumi.log.info(
                 "kubernetes.etcd is not configured: a retired control-plane node is drained and its Node "
                 "deleted, but its etcd member is not removed (remove it by hand: etcdctl member remove)"
@@ -271,16 +272,43 @@ class Cluster(pulumi.ComponentResource):
                 kubernetes_version=n.version,
                 kubeconfig=self._kube.kubeconfig,
                 vm_id=vm.id,
-                etcd_endpoints=list(etcd.endpoints) if etcd else [],
-                etcd_ca_cert=etcd.ca_cert if etcd else None,
-                etcd_client_cert=etcd.client_cert if etcd else None,
-                etcd_client_key=etcd.client_key.get_secret_value() if etcd and etcd.client_key else None,
+                **etcd,
                 ready_timeout_seconds=cfg.node_pools.ready_timeout_seconds,
                 drain_timeout_seconds=cfg.node_pools.drain_timeout_seconds,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=[vm, self._kube.ready, *after]),
         )
         return self.retirements[n.key]
+
+    def _etcd_access(self, cfg: StackConfig, n: NodePlan, vm: Any) -> dict[str, Any]:
+        """How a control-plane node's retirement reaches etcd (NodeRetirementArgs' etcd_* fields; none
+        for a worker): the stack's kubernetes.etcd, else in bootstrap mode the PKI's own etcd client
+        certificate and kubeadm's client URL (:2379) on each control-plane address known: the static
+        ones, and this node's VM's guest address by DHCP (the retirement finds the other members'
+        URLs in the member list)."""
+        if not n.is_control_plane:
+            return {}
+        given = cfg.kubernetes.etcd
+        if given is not None:
+            return {
+                "etcd_endpoints": list(given.endpoints),
+                "etcd_ca_cert": given.ca_cert,
+                "etcd_client_cert": given.client_cert,
+                "etcd_client_key": given.client_key.get_secret_value() if given.client_key else None,
+            }
+        if self.bootstrap is None:
+            return {}
+        pki = self.bootstrap.pki
+        static = [m.ip for m in self.nodes if m.is_control_plane]
+        endpoints: pulumi.Input[list[str]] = client_urls(static)
+        if n.ip is None:
+            endpoints = pulumi.Output.from_input(vm.default_ip_address).apply(lambda ip: client_urls([*static, ip]))
+        return {
+            "etcd_endpoints": endpoints,
+            "etcd_ca_cert": pki.etcd_ca.cert_pem,
+            "etcd_client_cert": pki.etcd_client_cert_pem,
+            "etcd_client_key": pki.etcd_client_key_pem,
+        }
 
     def exports(self) -> dict[str, Any]:
         return dict(self._outputs)

@@ -1,5 +1,5 @@
 """The cluster's PKI, made by the program: CAs kubeadm reuses, the service-account key,
-an admin client certificate and one join token per node.
+an admin client certificate, an etcd client certificate and one join token per node.
 
 Pre-placing the shared CAs on every control-plane node (instead of kubeadm's
 ``--upload-certs`` certificate key, which expires after two hours) lets a
@@ -28,6 +28,7 @@ CLIENT_VALIDITY_HOURS = 365 * 24
 CLIENT_EARLY_RENEWAL_HOURS = 30 * 24  # `pulumi up` re-issues the admin cert in its last 30 days
 CA_USES = ["cert_signing", "crl_signing", "digital_signature", "key_encipherment"]
 CLIENT_USES = ["client_auth", "digital_signature", "key_encipherment"]
+ETCD_CLIENT_CN = "vsphere-k8s-etcd-client"  # kubeadm's etcd runs without etcd auth: any etcd-CA client cert is admin
 
 
 def admin_group(minor: int) -> str:
@@ -104,6 +105,30 @@ class Pki(pulumi.ComponentResource):
             allowed_uses=CLIENT_USES,
             opts=child,
         )
+
+        # The program's own etcd client (as kubeadm's apiserver-etcd-client, from the etcd CA): a retired
+        # control-plane node's NodeRetirement removes its etcd member with it.
+        self.etcd_client_key = tls.PrivateKey(
+            f"{name}-etcd-client-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child
+        )
+        etcd_client_csr = tls.CertRequest(
+            f"{name}-etcd-client-csr",
+            private_key_pem=self.etcd_client_key.private_key_pem,
+            subject=tls.CertRequestSubjectArgs(common_name=ETCD_CLIENT_CN),
+            opts=child,
+        )
+        self.etcd_client_cert = tls.LocallySignedCert(
+            f"{name}-etcd-client-cert",
+            cert_request_pem=etcd_client_csr.cert_request_pem,
+            ca_private_key_pem=self.etcd_ca.key_pem,
+            ca_cert_pem=self.etcd_ca.cert_pem,
+            validity_period_hours=CLIENT_VALIDITY_HOURS,
+            early_renewal_hours=CLIENT_EARLY_RENEWAL_HOURS,
+            allowed_uses=CLIENT_USES,
+            opts=child,
+        )
+        self.etcd_client_cert_pem: pulumi.Output[str] = self.etcd_client_cert.cert_pem
+        self.etcd_client_key_pem: pulumi.Output[str] = pulumi.Output.secret(self.etcd_client_key.private_key_pem)
 
         # One bootstrap token "<id>.<secret>" per node (the alphabet kubeadm accepts): each is
         # created for the `up` that adds its node and deleted once that node has joined.

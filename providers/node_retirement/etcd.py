@@ -19,9 +19,10 @@ from .plan import Inputs, Member, RetirementError, members_of
 
 class Etcd:
     def __init__(self, inputs: Inputs) -> None:
-        self.endpoints = list(inputs.etcd_endpoints)
+        self.endpoints = list(dict.fromkeys([*inputs.etcd_endpoints, *(inputs.etcd_member_urls or [])]))
         self.context: ssl.SSLContext | None = None
         self.calls = 0
+        self._seen: list[Member] = []  # the last member list
         if any(e.startswith("https://") for e in self.endpoints):
             assert inputs.etcd_ca_cert and inputs.etcd_client_cert and inputs.etcd_client_key
             ctx = ssl.create_default_context(cadata=inputs.etcd_ca_cert)
@@ -44,9 +45,13 @@ class Etcd:
             data: dict[str, Any] = json.loads(answer.read() or b"{}")
             return data
 
-    def _any(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _any(self, path: str, body: dict[str, Any], avoid: tuple[str, ...] = ()) -> dict[str, Any]:
+        # Other members first (a member asked to remove itself may stop before it answers),
+        # then the configured endpoints.
+        others = [u for m in self._seen if not m.is_learner for u in m.client_urls if u not in avoid]
+        urls = list(dict.fromkeys([*others, *self.endpoints]))
         errors = []
-        for url in self.endpoints:
+        for url in [u for u in urls if u not in avoid] + [u for u in urls if u in avoid]:
             try:
                 return self._post(url, path, body)
             except (urllib.error.URLError, OSError, ValueError) as e:
@@ -54,7 +59,12 @@ class Etcd:
         raise RetirementError(f"no etcd endpoint answered {path}: {'; '.join(errors)}")
 
     def members(self) -> list[Member]:
-        return members_of(self._any("/v3/cluster/member/list", {}))
+        self._seen = members_of(self._any("/v3/cluster/member/list", {}))
+        return self._seen
+
+    def urls_of(self, name: str) -> list[str]:
+        """The client URLs of ``name``'s member in the last member list."""
+        return [u for m in self._seen if m.name == name for u in m.client_urls]
 
     def status(self, member: Member) -> dict[str, Any] | None:
         """The member's own status (raftIndex, leader), or None when it does not answer."""
@@ -66,4 +76,4 @@ class Etcd:
         return None
 
     def remove(self, member: Member) -> None:
-        self._any("/v3/cluster/member/remove", {"ID": member.id})
+        self._any("/v3/cluster/member/remove", {"ID": member.id}, avoid=member.client_urls)

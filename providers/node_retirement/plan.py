@@ -13,12 +13,16 @@ from providers.keys import Keys
 
 KEYS = Keys(
     secret=("kubeconfig", "etcd_client_key"),
-    outputs=("ready_reason",),
+    # etcd_member_urls: the node's own member's client URLs, learned at admission; its retirement
+    # reaches etcd through them too when the configured endpoints have gone (an earlier roll).
+    outputs=("ready_reason", "etcd_member_urls"),
     # Another node is another retirement: the new one is admitted beside the old, which retires last.
     replace=("node_name",),
     delete_before_replace=False,
 )
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+# Where kubeadm's etcd serves its clients on a control-plane node.
+ETCD_CLIENT_PORT = 2379
 # A member whose applied index trails the leader's by more than this has not caught up.
 CAUGHT_UP_ENTRIES = 1000
 
@@ -38,6 +42,7 @@ class Inputs(BaseModel):
     etcd_ca_cert: str | None = None
     etcd_client_cert: str | None = None
     etcd_client_key: SecretStr | None = None
+    etcd_member_urls: list[str] | None = None
     ready_timeout_seconds: float = Field(default=900, gt=0)
     drain_timeout_seconds: float = Field(default=600, gt=0)
 
@@ -155,6 +160,12 @@ def removal_refusal(members: Sequence[Member], healthy: set[str], node: str) -> 
             f"are healthy, below a quorum of {quorum(len(voters))} (unhealthy: {', '.join(sick)}); nothing removed"
         )
     return member, None
+
+
+def client_urls(addresses: Sequence[str | None]) -> list[str]:
+    """kubeadm's etcd client URL on each control-plane address known (in order, once each)."""
+    hosts = [f"[{a}]" if ":" in a else a for a in dict.fromkeys(a for a in addresses if a)]
+    return [f"https://{h}:{ETCD_CLIENT_PORT}" for h in hosts]
 
 
 def caught_up(member_index: int, leader_index: int, slack: int = CAUGHT_UP_ENTRIES) -> bool:

@@ -15,6 +15,7 @@ from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, 
 from providers.checks import check_props, has_unknowns
 from vsphere_k8s.plan.skew import step_issues
 
+from .etcd import Etcd
 from .plan import (
     KEYS,
     Eviction,
@@ -56,6 +57,25 @@ def _index(status: dict[str, Any] | None) -> int:
     return int((status or {}).get("raftIndex", 0))
 
 
+def _member_admitted(name: str, etcd: EtcdSide) -> tuple[bool, str]:
+    """The node's etcd member is a started voter caught up with the leader."""
+    members = etcd.members()
+    mine = next((m for m in members if m.name == name), None)
+    if mine is None:
+        return False, "no etcd member of this name yet"
+    if mine.is_learner:  # kubeadm's learner mode: a voter only once promoted (caught up)
+        return False, "its etcd member is still a learner"
+    status = etcd.status(mine)
+    if status is None:
+        return False, "its etcd member does not answer yet"
+    leader_id = str(status.get("leader", ""))
+    leader = next((m for m in members if m.id == leader_id), None)
+    leader_status = etcd.status(leader) if leader else None
+    if leader_status is None or not caught_up(_index(status), _index(leader_status)):
+        return False, f"etcd member at raft index {_index(status)}, leader at {_index(leader_status)}"
+    return True, f"Ready; etcd member {mine.id} caught up (raft index {_index(status)})"
+
+
 def admit(
     inputs: Inputs,
     kube: KubeSide,
@@ -71,21 +91,10 @@ def admit(
         raw = kube.node(name)
         ok, why = node_ready(raw) if raw is not None else (False, "not registered yet")
         if ok and etcd is not None:
-            members = etcd.members()
-            mine = next((m for m in members if m.name == name), None)
-            status = etcd.status(mine) if mine else None
-            if mine is None:
-                ok, why = False, "no etcd member of this name yet"
-            elif status is None:
-                ok, why = False, "its etcd member does not answer yet"
-            else:
-                leader_id = str(status.get("leader", ""))
-                leader = next((m for m in members if m.id == leader_id), None)
-                leader_status = etcd.status(leader) if leader else None
-                if leader_status is None or not caught_up(_index(status), _index(leader_status)):
-                    ok, why = False, f"etcd member at raft index {_index(status)}, leader at {_index(leader_status)}"
-                else:
-                    why = f"Ready; etcd member {mine.id} caught up (raft index {_index(status)})"
+            try:
+                ok, why = _member_admitted(name, etcd)
+            except RetirementError as e:  # e.g. the node's own member not serving yet: try again
+                ok, why = False, str(e)
         if ok:
             return why
         if clock() > deadline:
@@ -146,11 +155,16 @@ def retire(
         log(f"delete node {name}")
 
 
-def _adapters(inputs: Inputs) -> tuple[KubeSide, EtcdSide | None]:
-    from .etcd import Etcd
+def _adapters(inputs: Inputs) -> tuple[KubeSide, Etcd | None]:
     from .kube import Kube
 
     return Kube(inputs.kubeconfig.get_secret_value()), (Etcd(inputs) if inputs.uses_etcd else None)
+
+
+def _calls(what: str, kube: KubeSide, etcd: EtcdSide | None) -> str:
+    """What a step cost, in the engine's log (the e2e tier counts a roll's calls from it)."""
+    line = f"{what}: {getattr(kube, 'calls', 0)} API calls"
+    return line + (f", {getattr(etcd, 'calls', 0)} etcd calls" if etcd is not None else "")
 
 
 class NodeRetirementProvider(ResourceProvider):
@@ -168,7 +182,11 @@ class NodeRetirementProvider(ResourceProvider):
         inputs = parse_inputs(props)
         kube, etcd = _adapters(inputs)
         reason = admit(inputs, kube, etcd)
-        return CreateResult(inputs.node_name, {**KEYS.inputs_of(props), "ready_reason": reason})
+        print(_calls(f"admitted {inputs.node_name}", kube, etcd), flush=True)
+        urls = etcd.urls_of(inputs.node_name) if etcd is not None else []
+        return CreateResult(
+            inputs.node_name, {**KEYS.inputs_of(props), "ready_reason": reason, "etcd_member_urls": urls}
+        )
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         return KEYS.diff(diff(olds, news)).result()
@@ -176,7 +194,7 @@ class NodeRetirementProvider(ResourceProvider):
     def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> Any:
         from pulumi.dynamic import UpdateResult
 
-        return UpdateResult({**KEYS.inputs_of(news), "ready_reason": _olds.get("ready_reason")})
+        return UpdateResult({**KEYS.inputs_of(news), **{k: _olds.get(k) for k in KEYS.outputs}})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         return ReadResult(id_, dict(props))
@@ -185,3 +203,4 @@ class NodeRetirementProvider(ResourceProvider):
         inputs = parse_inputs(props)
         kube, etcd = _adapters(inputs)
         retire(inputs, kube, etcd, log=lambda line: print(line, flush=True))  # the engine's log of the step
+        print(_calls(f"retired {inputs.node_name}", kube, etcd), flush=True)

@@ -18,9 +18,9 @@ class NodeRetirementArgs:
     kubernetes_version: str
     kubeconfig: pulumi.Input[str]
     vm_id: pulumi.Input[str]  # the VM this node runs on: retired before it is deleted
-    etcd_endpoints: list[str] = field(default_factory=list)
-    etcd_ca_cert: str | None = None
-    etcd_client_cert: str | None = None
+    etcd_endpoints: pulumi.Input[list[str]] = field(default_factory=list)
+    etcd_ca_cert: pulumi.Input[str] | None = None
+    etcd_client_cert: pulumi.Input[str] | None = None
     etcd_client_key: pulumi.Input[str] | None = None
     ready_timeout_seconds: float = 900
     drain_timeout_seconds: float = 600

@@ -176,6 +176,7 @@ def test_pki_children_are_parented_named_and_unique(sim: OfflineRun) -> None:
         for n in (
             "ca-key", "ca", "front-proxy-ca-key", "front-proxy-ca", "etcd-ca-key", "etcd-ca",
             "sa-key", "admin-key", "admin-csr", "admin-cert",
+            "etcd-client-key", "etcd-client-csr", "etcd-client-cert",
         )
     } | {
         f"sim-bootstrap-pki-token-{part}-{key}"

@@ -1,0 +1,165 @@
+"""Bootstrap mode's etcd client (under mocks): a client certificate from the etcd CA, wired with
+kubeadm's client URLs into every control-plane node's NodeRetirement, the key a secret throughout;
+and the retirement's etcd side: a learner is not admitted, a removal goes through another member."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import SecretStr
+
+from offline.program import OfflineRun, offline_config, run_program
+from offline.vsphere_fakes import VSphereMocks
+from providers.node_retirement.etcd import Etcd
+from providers.node_retirement.plan import Inputs, Member, RetirementError, client_urls
+from providers.node_retirement.provider import admit
+from vsphere_k8s.facts import VM_TYPE
+
+RETIREMENT = "pulumi-python:dynamic/kubernetes:NodeRetirement"
+
+
+def _out(run: OfflineRun, name: str) -> dict[str, Any]:
+    return run.recording.by_name(name).outputs
+
+
+def _retirements(run: OfflineRun) -> dict[str, dict[str, Any]]:
+    regs = [r for r in run.recording.registrations.values() if "-retire-" in r.name]
+    assert regs and all(r.type == RETIREMENT for r in regs)
+    return {r.inputs["node_name"]: {"inputs": r.inputs, "secret": r.secret_inputs} for r in regs}
+
+
+def test_the_pki_issues_an_etcd_client_certificate_from_the_etcd_ca(sim: OfflineRun) -> None:
+    ca = x509.load_pem_x509_certificate(_out(sim, "sim-bootstrap-pki-etcd-ca")["certPem"].encode())
+    cert = x509.load_pem_x509_certificate(_out(sim, "sim-bootstrap-pki-etcd-client-cert")["certPem"].encode())
+    cert.verify_directly_issued_by(ca)  # the etcd CA, not the cluster CA: etcd trusts only its own
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "vsphere-k8s-etcd-client"
+    assert list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [
+        ExtendedKeyUsageOID.CLIENT_AUTH
+    ]
+    key_reg = sim.recording.by_name("sim-bootstrap-pki-etcd-client-key")
+    assert "privateKeyPem" in key_reg.additional_secret_outputs
+    key = serialization.load_pem_private_key(key_reg.outputs["privateKeyPem"].encode(), None)
+    assert cert.public_key() == key.public_key()
+    signed = sim.recording.by_name("sim-bootstrap-pki-etcd-client-cert").inputs
+    assert signed["validityPeriodHours"] == 8760 and signed["earlyRenewalHours"] == 720
+
+
+def test_control_plane_retirements_reach_etcd_with_it_in_bootstrap_mode(sim: OfflineRun) -> None:
+    rets = _retirements(sim)
+    cp_ips = [n["ip"] for n in sim.exports["nodes"].values() if n["role"] == "control-plane"]
+    assert len(cp_ips) == 3 and all(cp_ips)
+    ca = _out(sim, "sim-bootstrap-pki-etcd-ca")["certPem"]
+    cert = _out(sim, "sim-bootstrap-pki-etcd-client-cert")["certPem"]
+    key = _out(sim, "sim-bootstrap-pki-etcd-client-key")["privateKeyPem"]
+    for node, ret in rets.items():
+        inputs = ret["inputs"]
+        if inputs["role"] == "control-plane":
+            assert sorted(inputs["etcd_endpoints"]) == sorted(f"https://{ip}:2379" for ip in cp_ips), node
+            assert (inputs["etcd_ca_cert"], inputs["etcd_client_cert"]) == (ca, cert), node
+            assert inputs["etcd_client_key"] == key and "etcd_client_key" in ret["secret"], node
+        else:
+            assert not inputs.get("etcd_endpoints") and not inputs.get("etcd_client_key"), node
+    # The key is in no registration's plaintext inputs, nor in the stack's outputs.
+    for reg in sim.recording.registrations.values():
+        plain = {k: v for k, v in reg.inputs.items() if k not in reg.secret_inputs}
+        assert key not in json.dumps(plain, default=str), reg.name
+    assert key not in json.dumps(sim.exports, default=str)
+
+
+def test_a_dhcp_control_plane_node_is_reached_at_its_guest_address() -> None:
+    raw = copy.deepcopy(offline_config("sim"))
+    for zone in raw["topology"]["zones"]:
+        zone["network"] = {"name": zone["network"]["name"], "mode": "dhcp", "cidr": "10.10.0.0/24"}
+    mocks = VSphereMocks()
+    base = mocks.resources[VM_TYPE]
+    guest = {"sim-cp-sim-a-0": "10.10.0.11", "sim-cp-sim-b-0": "10.10.0.12", "sim-cp-sim-c-0": "10.10.0.13"}
+    mocks.resources[VM_TYPE] = lambda a: {**base(a), "defaultIpAddress": guest.get(str(a.inputs["name"]), "")}
+    rets = _retirements(run_program(raw, stack="sim", mocks=mocks))
+    for node, ip in guest.items():
+        assert rets[node]["inputs"]["etcd_endpoints"] == [f"https://{ip}:2379"]
+        assert "etcd_client_key" in rets[node]["secret"]
+
+
+def test_client_urls_are_kubeadms_port_on_each_address_once() -> None:
+    assert client_urls(["10.0.0.1", None, "10.0.0.1", "fd00::5", ""]) == [
+        "https://10.0.0.1:2379",
+        "https://[fd00::5]:2379",
+    ]
+
+
+class _Etcd:
+    """An etcd whose new member is a learner for the first ``learner_polls`` member lists."""
+
+    def __init__(self, learner_polls: int, fail_first: int = 0) -> None:
+        self.learner_polls, self.fail_first, self.lists = learner_polls, fail_first, 0
+
+    def members(self) -> list[Member]:
+        self.lists += 1
+        if self.lists <= self.fail_first:
+            raise RetirementError("no etcd endpoint answered /v3/cluster/member/list: connection refused")
+        learner = self.lists <= self.fail_first + self.learner_polls
+        return [Member("1", "old", ("https://o:2379",)), Member("2", "new", ("https://n:2379",), is_learner=learner)]
+
+    def status(self, member: Member) -> dict[str, Any] | None:
+        return {"leader": "1", "raftIndex": "100"}
+
+    def remove(self, member: Member) -> None:
+        raise AssertionError("admission removes nothing")
+
+
+class _Kube:
+    def node(self, name: str) -> dict[str, Any] | None:
+        return {"status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def _inputs(**extra: Any) -> Inputs:
+    fields: dict[str, Any] = {"etcd_endpoints": ["http://127.0.0.1:2379"], "ready_timeout_seconds": 60, **extra}
+    return Inputs(node_name="new", role="control-plane", kubeconfig=SecretStr("k"), **fields)
+
+
+def test_admission_waits_for_the_learner_to_be_promoted_and_for_etcd_to_answer() -> None:
+    etcd = _Etcd(learner_polls=2, fail_first=1)
+    slept: list[float] = []
+    reason = admit(_inputs(), _Kube(), etcd, sleep=slept.append)  # type: ignore[arg-type]
+    assert etcd.lists == 4 and len(slept) == 3  # refused, learner, learner, voter
+    assert reason.startswith("Ready; etcd member 2 caught up")
+
+
+def test_a_learner_that_never_promotes_fails_the_admission_naming_it() -> None:
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    with pytest.raises(
+        RetirementError, match=re.escape("node new not ready within 60s (its etcd member is still a learner")
+    ):
+        admit(_inputs(), _Kube(), _Etcd(learner_polls=10**6), clock=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+
+
+def test_a_member_is_removed_through_another_member_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    etcd = Etcd(_inputs(etcd_endpoints=["http://a:2379", "http://b:2379"]))
+    asked: list[tuple[str, str]] = []
+    listing = {
+        "members": [
+            {"ID": "1", "name": "a", "clientURLs": ["http://a:2379"]},
+            {"ID": "2", "name": "b", "clientURLs": ["http://b:2379"]},
+            {"ID": "3", "name": "c", "clientURLs": ["http://c:2379"], "isLearner": True},
+        ]
+    }
+
+    def post(url: str, path: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        asked.append((url, path))
+        return listing if path.endswith("list") else {}
+
+    monkeypatch.setattr(etcd, "_post", post)
+    members = etcd.members()
+    etcd.remove(members[0])  # a's member: asked of b (a voter), not of a itself, nor the learner c
+    assert asked == [("http://a:2379", "/v3/cluster/member/list"), ("http://b:2379", "/v3/cluster/member/remove")]
