@@ -14,13 +14,14 @@ from providers.node_retirement.plan import client_urls
 from providers.node_retirement.resource import NodeRetirement, NodeRetirementArgs
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.errors import ConfigError
+from vsphere_k8s.plan import skew
 from vsphere_k8s.plan.nodes import NodePlan, plan_nodes, slot_records
 from vsphere_k8s.plan.roll import NodeSpec, RollPlan, ordering, plan_roll, policies_of, specs_of
 
 from .bootstrap import Bootstrap, BootstrapArgs
 from .cloud_provider import CloudProvider, CloudProviderArgs
 from .kube_access import KubeAccess, KubeAccessArgs
-from .lookups import VSphereLookups
+from .lookups import VSphereLookups, template_version_issues
 from .node_pool import NodePool, NodePoolArgs, hostname_only_user_data
 from .providers import vsphere_providers
 from .topology import Topology, TopologyArgs
@@ -42,6 +43,10 @@ class Cluster(pulumi.ComponentResource):
         self.nodes = plan_nodes(cfg, args.previous_slots)
         self.roll = self._plan_roll(cfg, args.previous_slots or {})
         self.vsphere = vsphere_providers(cfg, parent=self)
+        lookups = VSphereLookups(cfg, self.vsphere)
+        # A template that says another Kubernetes version than its pool: refused before anything is made.
+        if template_issues := template_version_issues(cfg, lookups):
+            raise pulumi.RunError(ConfigError(template_issues, pulumi.get_stack()).render())
         self._outputs: dict[str, Any] = {
             "clusterName": cfg.cluster.name,
             "nodes": {n.name: {"zone": n.zone, "region": n.region, "role": n.role, "ip": n.ip} for n in self.nodes},
@@ -68,7 +73,6 @@ class Cluster(pulumi.ComponentResource):
             # mode: existing: the nodes join a cluster this stack did not make (their template or
             # the site's own provisioning carries the join), so their user-data only names the host.
             user_data = hostname_only_user_data(self.nodes)
-        lookups = VSphereLookups(cfg, self.vsphere)
         self._kube: KubeAccess | None = None
         if self.bootstrap is None:  # the cluster is there already: its API does not wait for the VMs
             self._kube = self._kube_access(name, cfg, [])
@@ -242,8 +246,12 @@ class Cluster(pulumi.ComponentResource):
         if not old:
             return None  # a new stack, or one whose last run kept no record: nothing to roll from
         plan = plan_roll(old, specs_of(self.nodes), policies_of(cfg))
-        if plan.issues:
-            raise pulumi.RunError(ConfigError(list(plan.issues), pulumi.get_stack()).render())
+        # Kubernetes' skew rules from what runs to what is asked (the control plane first, one minor
+        # at a time, no downgrade): refused here, before a VM is cloned for the new version.
+        have = skew.running_versions(old)
+        issues = [*(skew.upgrade_issues(have, skew.versions_of(cfg)) if have else ()), *plan.issues]
+        if issues:
+            raise pulumi.RunError(ConfigError(issues, pulumi.get_stack()).render())
         if not plan.changes_nothing:
             pulumi.log.info("node roll plan:\n  " + "\n  ".join(plan.summary()))
         return plan

@@ -15,6 +15,8 @@ import pulumi
 import pulumi_vsphere as vsphere
 
 from vsphere_k8s.config import StackConfig, Zone
+from vsphere_k8s.errors import ConfigIssue
+from vsphere_k8s.template_versions import annotation_issue, template_path
 
 T = TypeVar("T")
 
@@ -86,3 +88,27 @@ class VSphereLookups:
             f"template {template!r} in datacenter {zone.datacenter!r} (zone {zone.name})",
             lambda o: vsphere.get_virtual_machine(name=template, datacenter_id=dc_id, opts=o),
         )
+
+
+def template_version_issues(cfg: StackConfig, lookups: VSphereLookups) -> list[ConfigIssue]:
+    """Each pool's template as vCenter has it: an annotation ("Notes", where image-builder's OVAs
+    record their Kubernetes release) that says another version than the pool runs. The lookups
+    are the ones the VMs are cloned from (cached), so this costs no extra call."""
+    cp = cfg.node_pools.control_plane
+    pools: list[tuple[str | None, str, dict[str, int], str]] = [
+        (None, cp.template, cp.replicas, cfg.kubernetes.version)
+    ]
+    pools += [
+        (p.name, p.template, p.replicas, p.kubernetes_version or cfg.kubernetes.version) for p in cfg.node_pools.workers
+    ]
+    issues: list[ConfigIssue] = []
+    for pool, template, replicas, version in pools:
+        path = template_path(pool)
+        for zone_name, count in replicas.items():
+            if not count:
+                continue
+            found = lookups.template(cfg.zone(zone_name), template, path.removesuffix(".template"))
+            issue = annotation_issue(path, template, str(getattr(found, "annotation", None) or ""), version)
+            if issue is not None and issue not in issues:
+                issues.append(issue)
+    return issues

@@ -425,6 +425,14 @@ def skew_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
     yield from skew.config_issues(skew.versions_of(cfg))
 
 
+def template_rules(cfg: StackConfig) -> Iterator[ConfigIssue]:
+    """A template whose name says another Kubernetes version than its pool runs (its annotation is
+    read from vCenter where the program looks the template up: components/lookups.py)."""
+    from .template_versions import name_issues
+
+    yield from name_issues(cfg)
+
+
 def _server_host(server: str) -> str:
     """A vCenter server as the CPI and the CSI compare it: case-insensitive names, IPs in one spelling."""
     try:
@@ -485,6 +493,7 @@ RULES: tuple[Rule, ...] = (
     node_name_rules,
     cloud_provider_rules,
     skew_rules,
+    template_rules,
 )
 
 

@@ -10,7 +10,8 @@ import pytest
 from offline.program import offline_config
 from vsphere_k8s.errors import ConfigError
 from vsphere_k8s.loader import load
-from vsphere_k8s.plan.skew import Versions, config_issues, issues, upgrade_issues
+from vsphere_k8s.plan.roll import NodeSpec
+from vsphere_k8s.plan.skew import Versions, config_issues, issues, running_versions, upgrade_issues
 
 
 def _msgs(found: Any) -> list[str]:
@@ -78,3 +79,26 @@ def test_the_cpi_pin_moves_with_the_minor() -> None:
     with pytest.raises(ConfigError) as info:
         load(raw, stack="test")
     assert any(str(i).startswith("cpi.version") for i in info.value.issues)
+
+
+def _spec(pool: str, version: str) -> NodeSpec:
+    role: Any = "control-plane" if pool == "control-plane" else "worker"
+    return NodeSpec(f"{pool}-a-0", f"n-{pool}", pool, role, "tpl", version, 2, 2048, 20)
+
+
+def test_running_versions_are_read_from_the_last_runs_record() -> None:
+    specs = [_spec("control-plane", "1.35.2"), _spec("general", "1.34.9"), _spec("control-plane", "1.36.3")]
+    # Mid-roll the oldest counts: the next minor is one above the oldest API server still running.
+    assert running_versions(specs) == Versions("1.35.2", {"general": "1.34.9"})
+    assert running_versions([_spec("general", "1.35.2")]) is None  # no control plane recorded
+    assert running_versions([_spec("control-plane", "")]) is None  # recorded before versions were kept
+
+
+def test_a_control_plane_two_minors_ahead_of_what_runs_is_refused() -> None:
+    have = running_versions([_spec("control-plane", "1.34.2"), _spec("general", "1.34.2")])
+    assert have is not None
+    found = _msgs(upgrade_issues(have, Versions("1.36.0", {"general": "1.34.2"})))
+    assert found == [
+        "kubernetes.version: the control plane runs 1.34.2; 1.36.0 skips a minor: upgrade one minor at a "
+        "time (first to 1.35.x)"
+    ]

@@ -9,8 +9,9 @@ The CPI follows the control plane's minor (its pin is checked in
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..config import StackConfig
 from ..errors import ConfigIssue
@@ -34,6 +35,23 @@ class Versions:
 def versions_of(cfg: StackConfig) -> Versions:
     cp = cfg.kubernetes.version
     return Versions(cp, {p.name: p.kubernetes_version or cp for p in cfg.node_pools.workers})
+
+
+def running_versions(specs: Iterable[Any]) -> Versions | None:
+    """What the last run's nodes run (``NodeSpec``-like: pool, role, version), or None without a record.
+
+    Each group's oldest version: mid-roll, the newest step Kubernetes allows is one minor above the
+    oldest API server or kubelet still running, and a "downgrade" to the oldest is the way back.
+    """
+    cp: list[str] = []
+    pools: dict[str, list[str]] = {}
+    for spec in specs:
+        if not spec.version:
+            continue  # recorded before versions were kept: nothing to compare
+        (cp if spec.role == "control-plane" else pools.setdefault(spec.pool, [])).append(spec.version)
+    if not cp:
+        return None
+    return Versions(min(cp, key=_triple), {p: min(v, key=_triple) for p, v in pools.items()})
 
 
 def _triple(version: str) -> tuple[int, int, int]:

@@ -9,6 +9,7 @@ kwok then keeps the node Ready and "runs" the pods scheduled to it.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +49,9 @@ def kwok_process(workdir: Path, kubeconfig: Path) -> Process:
     )
 
 
-def node_manifest(vm_name: str, bios_uuid: str, *, control_plane: bool, swap: bool = True) -> dict[str, Any]:
+def node_manifest(
+    vm_name: str, bios_uuid: str, *, control_plane: bool, swap: bool = True, kubelet_version: str = ""
+) -> dict[str, Any]:
     """The Node a kubelet registers for a VM (before the CPI has seen it)."""
     labels = {"kubernetes.io/hostname": vm_name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
     taints = [{"key": UNINITIALIZED_TAINT, "value": "true", "effect": "NoSchedule"}]
@@ -68,7 +71,7 @@ def node_manifest(vm_name: str, bios_uuid: str, *, control_plane: bool, swap: bo
                 "kernelVersion": "",
                 "osImage": "",
                 "containerRuntimeVersion": "",
-                "kubeletVersion": "",
+                "kubeletVersion": kubelet_version,
                 "kubeProxyVersion": "",
                 "operatingSystem": "linux",
                 "architecture": "amd64",
@@ -88,6 +91,8 @@ class NodeAgent:
     # reads them from vCenter to discover the node and its addresses.
     report_guest: Callable[[str, str], None] = lambda _vm, _ip: None
     addresses: dict[str, str] = field(default_factory=dict)  # VM name -> the address its guest reports
+    # The kubelet's version on a VM: what its template installed (kubelet_version_in_vcsim).
+    kubelet_version: Callable[[str], str] = lambda _vm: ""
     log_path: Path | None = None
     interval: float = 0.5
     registered: list[str] = field(default_factory=list)
@@ -126,11 +131,13 @@ class NodeAgent:
             ip = self.addresses.setdefault(name, f"10.10.0.{100 + len(self.addresses)}")
             try:
                 self.report_guest(name, ip)
+                version = self.kubelet_version(name)
             except Exception as e:
                 self._error(name, f"guest report: {e!r}")
                 continue
             try:
-                self.api.create_node(node_manifest(name, vms[name], control_plane=control_plane))  # type: ignore[arg-type]
+                node = node_manifest(name, vms[name], control_plane=control_plane, kubelet_version=version)
+                self.api.create_node(node)  # type: ignore[arg-type]
             except ApiException as e:
                 if e.status != 409:  # 409: registered already (a restarted agent)
                     self._error(name, f"{e.status} {e.reason}: {e.body}")
@@ -203,3 +210,20 @@ def report_guest_to_vcsim(content: Any, vm_name: str, ip: str) -> None:
         time.sleep(0.1)
     if task.info.state == "error":
         raise RuntimeError(f"reconfiguring {vm_name}: {task.info.error}")
+
+
+# image-builder's OVAs say their release in the VM's annotation ("... and Kubernetes v1.36.3 ...").
+_KUBERNETES_IN_NOTES = re.compile(r"Kubernetes (v\d+\.\d+\.\d+)")
+
+
+def kubelet_version_in_vcsim(content: Any, vm_name: str) -> str:
+    """The kubelet a VM's guest runs: the release its template has baked in, as the template's
+    annotation (which a clone keeps) says; empty for a template that says none."""
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        vm = next((v for v in view.view if v.name == vm_name), None)
+        notes = str(vm.config.annotation or "") if vm is not None and vm.config is not None else ""
+    finally:
+        view.Destroy()
+    found = _KUBERNETES_IN_NOTES.search(notes)
+    return found.group(1) if found else ""

@@ -224,8 +224,11 @@ class VirtualMachine(Resource):
         minutes = int(clone.get("timeout") or 30)
         vm = p.wait(task, "error cloning virtual machine", timeout=60 * minutes)
         uuid = str(p.call(lambda: vm.config.uuid))
+        # vCenter's clone keeps the source's annotation (Notes) unless the spec sets one; vcsim's drops it.
+        notes = inputs.get("annotation")
+        notes = str(p.call(lambda: template.config.annotation) or "") if notes is None else notes
         try:
-            self._post_clone(p, vm, inputs)
+            self._post_clone(p, vm, {**inputs, "annotation": notes})
         except Exception as error:
             self._destroy(p, vm)  # the real provider rolls a half-configured clone back
             raise ProviderError(f"error reconfiguring virtual machine: {error}") from None
