@@ -1,0 +1,74 @@
+"""A version bump as the program runs it (under mocks): the skew from what the last run's
+``nodeSlots`` record says runs, and a template annotation that says another release, stop the run."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from offline.program import OfflineRun, offline_config, run_program
+from offline.vsphere_fakes import VSphereMocks
+from vsphere_k8s.facts import VM_TYPE
+
+GET_VM = "vsphere:index/getVirtualMachine:getVirtualMachine"
+
+
+def _config(version: str, workers: str | None = None) -> dict[str, Any]:
+    raw = copy.deepcopy(offline_config("sim"))
+    for zone in raw["topology"]["zones"]:  # DHCP: a static-address control plane cannot roll
+        zone["network"] = {"name": zone["network"]["name"], "mode": "dhcp", "cidr": "10.10.0.0/24"}
+    raw["kubernetes"]["version"] = version
+    if workers is not None:
+        raw["nodePools"]["workers"][0]["kubernetesVersion"] = workers
+    return raw
+
+
+def _run(config: dict[str, Any], previous: dict[str, Any] | None = None, notes: str | None = None) -> OfflineRun:
+    mocks = VSphereMocks()
+    if previous is not None:
+        mocks.invokes["pulumi:pulumi:readStackOutputs"] = lambda _a: {"outputs": {"nodeSlots": previous}}
+    if notes is not None:
+        found = mocks.invokes[GET_VM]
+        mocks.invokes[GET_VM] = lambda args: {**found(args), "annotation": notes}
+    return run_program(config, stack="sim", mocks=mocks)
+
+
+@pytest.fixture(scope="module")
+def at_135() -> dict[str, Any]:
+    return dict(_run(_config("1.35.2")).exports["nodeSlots"])
+
+
+def test_the_control_plane_moves_first_with_the_workers_pinned(at_135: dict[str, Any]) -> None:
+    with pytest.raises(Exception, match=r"nodePools\.workers\[general\]\.kubernetesVersion: moves from 1\.35\.2"):
+        _run(_config("1.36.3"), at_135)
+    run = _run(_config("1.36.3", workers="1.35.2"), at_135)
+    names = {r.inputs["name"] for r in run.recording.of_type(VM_TYPE)}
+    slots = run.exports["nodeSlots"]
+    assert {k for k in slots if slots[k]["name"] != at_135[k]["name"]} == {k for k in slots if k.startswith("cp-")}
+    assert {slots[k]["name"] for k in slots} <= names
+
+
+def test_a_control_plane_two_minors_ahead_of_what_runs_is_refused() -> None:
+    at_134 = dict(_run(_config("1.34.2")).exports["nodeSlots"])
+    with pytest.raises(
+        Exception, match=r"kubernetes\.version: the control plane runs 1\.34\.2; 1\.36\.3 skips a minor"
+    ):
+        _run(_config("1.36.3", workers="1.34.2"), at_134)
+
+
+def test_a_downgrade_is_refused(at_135: dict[str, Any]) -> None:
+    with pytest.raises(
+        Exception, match=r"kubernetes\.version: the control plane runs 1\.35\.2; 1\.35\.1 is a downgrade"
+    ):
+        _run(_config("1.35.1"), at_135)
+
+
+def test_a_template_annotated_for_another_release_is_refused() -> None:
+    notes = "Cluster API vSphere image - Ubuntu 24.04 and Kubernetes v1.35.2"
+    assert _run(_config("1.35.2"), notes=notes).recording.of_type(VM_TYPE)
+    with pytest.raises(
+        Exception, match=r"nodePools\.controlPlane\.template: the annotation .* says Kubernetes 1\.35\.2"
+    ):
+        _run(_config("1.36.3"), notes=notes)
