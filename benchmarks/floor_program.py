@@ -140,4 +140,9 @@ def register_all(replay: dict[str, Any]) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    import sys
+
+    # The same lift as the program's __main__.py: the SDK's dependency-cycle check recurses once per link of
+    # a chain, and the replayed NodeRetirement chain is as deep as the program's (997 links at 1000 nodes).
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20_000))
     register_all(json.loads((Path(__file__).resolve().parent / "replay.json").read_text()))

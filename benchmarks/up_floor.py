@@ -5,7 +5,8 @@ project of :mod:`benchmarks.trivial_program` (N dynamic resources whose ``create
 and a fresh file-backend stack; ``pulumi up --yes --skip-preview`` timed from the outside. N = 0 is the
 CLI, the language host and an empty program; N = 1 adds the dynamic-provider host; a large N gives the
 engine's rate of create steps when the provider costs nothing. From the creates' times: start-up (the
-command's start to the first ``create``), the creates' span (first to last) and steps per second.
+command's start to the first ``create``), the creates' span (first to last) and steps per second; from
+``proctree``, the CPU seconds of each process role (less sensitive to a loaded machine than wall time).
 No world (vcsim, API server) is needed. Importing does no I/O.
 """
 
@@ -14,15 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .report import table
+
+CPU_ROLES = ("engine", "program", "language host", "dynamic provider host")
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class UpFloor:
     to_first_create: float | None  # command start to the first create (None without resources)
     creates_span: float | None  # first to last create
     after_last_create: float | None  # last create to the command's exit
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # process role -> user + system CPU
 
     @property
     def creates_per_second(self) -> float | None:
@@ -52,6 +55,8 @@ def create_times(log: Path) -> list[float]:
 def measure(workdir: Path, count: int, *, skip_checkpoints: bool = False, parallel: int | None = None) -> UpFloor:
     from tests.support.world.pulumi_cli import PulumiCli
     from toolchain.manifest import REPO_ROOT
+
+    from .proctree import run_watched
 
     shutil.rmtree(workdir, ignore_errors=True)
     project = workdir / "project"
@@ -73,9 +78,8 @@ def measure(workdir: Path, count: int, *, skip_checkpoints: bool = False, parall
     if parallel:
         args += ["--parallel", str(parallel)]
     started_wall = time.time()
-    started = time.perf_counter()
-    proc = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=3600, check=False)
-    seconds = time.perf_counter() - started
+    proc = run_watched(args, cwd=project, env=env, timeout=3600.0)
+    seconds = proc.seconds
     ended_wall = started_wall + seconds
     (workdir / "up.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
@@ -91,6 +95,7 @@ def measure(workdir: Path, count: int, *, skip_checkpoints: bool = False, parall
         to_first_create=times[0] - started_wall if times else None,
         creates_span=times[-1] - times[0] if times else None,
         after_last_create=ended_wall - times[-1] if times else None,
+        cpu_seconds=proc.cpu_seconds,
     )
 
 
@@ -108,6 +113,8 @@ def report(figures: Sequence[UpFloor]) -> str:
             fmt(f.creates_span),
             fmt(f.after_last_create),
             fmt(f.creates_per_second),
+            sum(f.cpu_seconds.values()),
+            " / ".join(f"{f.cpu_seconds.get(r, 0.0):.1f}" for r in CPU_ROLES),
         ]
         for f in figures
     ]
@@ -120,6 +127,8 @@ def report(figures: Sequence[UpFloor]) -> str:
         "creates span s",
         "after last s",
         "creates/s",
+        "CPU s",
+        "engine / program / lang host / dyn host CPU s",
     ]
     return "pulumi up of N dynamic resources whose create does nothing (the engine's floor)\n\n" + table(headers, rows)
 
