@@ -284,7 +284,9 @@ class Cluster(pulumi.ComponentResource):
                 ready_timeout_seconds=cfg.node_pools.ready_timeout_seconds,
                 drain_timeout_seconds=cfg.node_pools.drain_timeout_seconds,
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[vm, self._kube.ready, *after]),
+            # Replaced whenever its VM is: with a delete-before-replace VM (maxSurge 0) the engine then
+            # deletes the retirement (drains the node) before the VM, as it does a VM's dependents.
+            pulumi.ResourceOptions(parent=self, depends_on=[vm, self._kube.ready, *after], replace_with=[vm]),
         )
         return self.retirements[n.key]
 

@@ -96,6 +96,8 @@ class NodePool(pulumi.ComponentResource):
                 f"{pool_path(node.pool)}.diskGib: {shape.disk_gib} GiB is smaller than template "
                 f"{shape.template!r}'s disk ({template_disk.size} GiB); a clone cannot shrink it"
             )
+        # A pool with maxSurge 0 replaces a node deleting first, under the same name (vsphere_k8s/plan/roll.py).
+        deletes_first = any(p.name == node.pool and p.max_surge == 0 for p in args.config.node_pools.workers)
         host = initial_host(zone, node.ordinal)
         meta = guestinfo.metadata(node.name, node.name, guestinfo.network_config(zone.network, node.ip))
         rendered: pulumi.Output[dict[str, str]] = pulumi.Output.from_input(args.user_data[node.key]).apply(
@@ -145,6 +147,13 @@ class NodePool(pulumi.ComponentResource):
                 # A new name is a new machine (the slot's generation moved: vsphere_k8s/plan/nodes.py),
                 # created before the old one is retired and deleted; never a rename in place.
                 replace_on_changes=["name"],
+                # The generation replaces the VM also where the name stays (a deletes-first pool) or where
+                # the provider would change it live (a version, CPU without hot-add). The engine ignores a
+                # trigger that was unset, so a VM made before it existed is not replaced for it.
+                replacement_trigger=node.generation,
+                # Deleting first: the engine deletes the node's retirement (replaced with the VM: drain,
+                # Node deleted) and then the VM before it creates the new VM.
+                delete_before_replace=True if deletes_first else None,
                 # cloud-init reads user-data once per instance, so changing it in place does nothing for
                 # the guest; and once the node has joined, NodeJoin removes it from the VM (it holds the
                 # join token and the control plane's keys): no later up may put it back or see drift.

@@ -30,6 +30,9 @@ class Registration:
     id: str = ""  # what the mock provider answered; other resources' inputs refer to it
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)  # input key -> URNs it came from
     ignore_changes: list[str] = field(default_factory=list)  # property paths the engine keeps from state
+    delete_before_replace: bool | None = None  # None: the provider decides
+    replace_with: list[str] = field(default_factory=list)  # URNs whose replacement replaces this one
+    replacement_trigger: Any = None  # a value whose change replaces the resource
 
 
 def unwrap_secrets(value: Any) -> tuple[Any, bool]:
@@ -55,6 +58,12 @@ def _inputs(struct: Any) -> tuple[dict[str, Any], set[str]]:
         if secret:
             secrets.add(key)
     return plain, secrets
+
+
+def _scalar(value: Any) -> Any:
+    """A protobuf Value's content (a string, number or bool; a list or struct stays a message)."""
+    kind = value.WhichOneof("kind")
+    return None if kind in (None, "null_value") else getattr(value, kind)
 
 
 class RecordingMonitor(pmocks.MockMonitor):
@@ -86,6 +95,11 @@ class RecordingMonitor(pmocks.MockMonitor):
             id=str(reg.id or "") if reg is not None else "",
             property_dependencies={k: list(v.urns) for k, v in request.propertyDependencies.items()},
             ignore_changes=list(request.ignoreChanges),
+            delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+            replace_with=list(request.replace_with),
+            replacement_trigger=_scalar(request.replacement_trigger)
+            if request.HasField("replacement_trigger")
+            else None,
         )
         return response
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -351,10 +352,38 @@ class WorkerPool(NodeShape):
     # The kubelets' version; by default the control plane's (kubernetes.version). Pinned to the
     # old version while the control plane moves first, then bumped.
     kubernetes_version: KubernetesVersion | None = None
-    # A roll makes maxSurge new nodes at once, each batch Ready before the next, and retires the
-    # old ones in the same batches once every replacement is Ready (Pulumi deletes after creating):
-    # the pool never has fewer than its replicas available.
-    max_surge: int = Field(default=1, ge=1, le=100)
+    # How a roll replaces the pool's nodes (vsphere_k8s/plan/roll.py), one of the two per pool:
+    # maxSurge > 0 makes maxSurge new nodes (new names) at once, each batch Ready before the next,
+    # and retires the old ones once every replacement is Ready (Pulumi deletes after creating): the
+    # pool never has fewer than its replicas. maxSurge 0 with maxUnavailable > 0 retires
+    # maxUnavailable old nodes first, then makes their replacements under the same names (and
+    # addresses), batch by batch: for pools without spare capacity or with static addresses.
+    max_surge: int = Field(default=1, ge=0, le=100)
+    max_unavailable: int = Field(default=0, ge=0, le=100)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_unavailable_checked(cls, data: Any) -> Any:
+        # maxSurge 0 with maxUnavailable left out is an error too; a defaulted field's error would
+        # name max_unavailable, so the default is given as if written.
+        if isinstance(data, dict) and "maxUnavailable" not in data and "max_unavailable" not in data:
+            return {**data, "maxUnavailable": 0}
+        return data
+
+    @field_validator("max_unavailable")
+    @classmethod
+    def _one_roll_mode(cls, value: int, info: ValidationInfo) -> int:
+        surge = info.data.get("max_surge")
+        if surge is None:  # maxSurge itself was invalid: reported on its own
+            return value
+        if surge == 0 and value == 0:
+            raise ValueError("0 with maxSurge 0: a roll could replace no node; set one of them above 0")
+        if surge > 0 and value > 0:
+            raise ValueError(
+                f"{value} with maxSurge {surge}: a pool rolls either surging (maxSurge, new names, old nodes "
+                "retired last) or deleting first (maxSurge: 0, maxUnavailable, same names); set one to 0"
+            )
+        return value
 
     @property
     def count(self) -> int:

@@ -1,11 +1,14 @@
 """Day-2 changes through the real CLI (issue 16): a drained scale-down, a rolling worker template
-change and a control-plane roll one node at a time (its etcd step skipped: this stack has no etcd access).
+change, a control-plane roll one node at a time (its etcd step skipped: this stack has no etcd access)
+and a worker roll with maxSurge 0 / maxUnavailable 1 (each old node retired before its replacement,
+under the same name).
 
 A world of its own (vcsim, a real API server and scheduler, kwok running the pods, the real CPI):
 the steps change the node set, which the lifecycle steps sharing the package world must not see.
 A recorder polls the API server and vCenter while each `up` runs and keeps when each thing was
 first seen (a VM, a Node Ready, a cordon, a node emptied of pods, a Node or VM gone) and the
 lowest health each PodDisruptionBudget reported, so the order of operations is asserted, not assumed.
+A name seen again after its Node (or VM) was gone is another machine: its events read ``<name>#1``.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ from typing import Any
 
 import pytest
 from kubernetes import client, watch
+from pyVmomi import vim, vmodl
 
-from tests.support.world.kubelets import vm_uuids
 from tests.support.world.project import STACK_TEMPLATES, open_local_stack
 from tests.support.world.pulumi_cli import PulumiCli
 from tests.support.world.world import World
@@ -34,6 +37,7 @@ from vsphere_k8s.stack_file import read_stack_file
 STACK = "day2"
 NS = "default"
 WORKERS = "general"
+TEMPLATE = "DC0_C0_RP0_VM0"  # the stack's node template
 NEW_TEMPLATE = "DC0_C1_RP0_VM0"  # another of the simulator's VMs: a new node template
 HOSTNAME = "kubernetes.io/hostname"
 
@@ -56,6 +60,32 @@ def _phase(pod: dict[str, Any]) -> str:
     return "Terminating" if pod["metadata"].get("deletionTimestamp") else str((pod.get("status") or {}).get("phase"))
 
 
+def _powered_on(content: Any) -> dict[str, str]:
+    """Name -> managed object id of every powered-on VM, in one PropertyCollector read. The id, not the
+    BIOS UUID: vcsim derives a VM's UUID from its path, so a VM replaced under its name keeps it."""
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
+    try:
+        pc = vmodl.query.PropertyCollector
+        spec = pc.FilterSpec(
+            objectSet=[
+                pc.ObjectSpec(
+                    obj=view,
+                    skip=True,
+                    selectSet=[pc.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)],
+                )
+            ],
+            propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=["name", "runtime.powerState"])],
+        )
+        found: dict[str, str] = {}
+        for obj in content.propertyCollector.RetrieveContents([spec]) or []:
+            props = {p.name: p.val for p in obj.propSet}
+            if props.get("runtime.powerState") == "poweredOn":
+                found[str(props["name"])] = str(obj.obj._moId)
+        return found
+    finally:
+        view.Destroy()
+
+
 def _node_names(core: client.CoreV1Api) -> set[str]:
     return {n["metadata"]["name"] for n in _items(core.list_node())}
 
@@ -67,39 +97,61 @@ class Recorder:
 
     core: client.CoreV1Api
     policy: client.PolicyV1Api
-    vms: Callable[[], set[str]]
+    vms: Callable[[], dict[str, str]]  # powered-on VM name -> its managed object id
+    pool: set[str] = field(default_factory=set)  # node names whose availability is counted
     interval: float = 0.2
     events: dict[str, float] = field(default_factory=dict)  # "<what> <name>" -> first seen (monotonic)
     min_healthy: dict[str, int] = field(default_factory=dict)  # PDB -> lowest currentHealthy seen
     violations: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     polls: int = 0
+    min_available: int | None = None  # fewest of ``pool`` Ready and schedulable at once, during the `up`
+    _available: set[str] = field(default_factory=set)
+    _counting: bool = False
+    _node_gen: dict[str, int] = field(default_factory=dict)  # name -> Nodes of that name seen gone
+    _vm_gen: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _seen_vms: set[str] = field(default_factory=set)
+    _seen_vms: dict[str, str] = field(default_factory=dict)  # name -> the managed object id last seen
     _running: dict[str, str] = field(default_factory=dict)  # pod -> node, pods running (not terminating)
 
     def _note(self, what: str) -> None:
         self.events.setdefault(what, time.monotonic())
 
+    @staticmethod
+    def _as(name: str, gen: int) -> str:
+        return f"{name}#{gen}" if gen else name
+
     def _drained(self) -> None:
         for key in [k for k in self.events if k.startswith("cordon ")]:
             node = key.split(" ", 1)[1]
-            if node not in self._running.values():
+            if node.split("#", 1)[0] not in self._running.values():
                 self._note(f"drained {node}")
+
+    def _count(self, name: str, available: bool) -> None:
+        (self._available.add if available else self._available.discard)(name)
+        if self._counting:
+            now = len(self._available & self.pool)
+            self.min_available = now if self.min_available is None else min(self.min_available, now)
 
     def _node(self, kind: str, node: dict[str, Any]) -> None:
         name = node["metadata"]["name"]
         with self._lock:
+            this = self._as(name, self._node_gen.get(name, 0))
             if kind == "DELETED":
-                self._note(f"node-gone {name}")
+                self._note(f"node-gone {this}")
+                self._node_gen[name] = self._node_gen.get(name, 0) + 1
+                self._count(name, False)
                 return
             conditions = (node.get("status") or {}).get("conditions") or []
-            if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions):
-                self._note(f"ready {name}")
-            if (node.get("spec") or {}).get("unschedulable"):
-                self._note(f"cordon {name}")
+            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+            cordoned = bool((node.get("spec") or {}).get("unschedulable"))
+            if ready:
+                self._note(f"ready {this}")
+            if cordoned:
+                self._note(f"cordon {this}")
+            self._count(name, ready and not cordoned)
             self._drained()
 
     def _pod(self, kind: str, pod: dict[str, Any]) -> None:
@@ -128,11 +180,14 @@ class Recorder:
     def poll(self) -> None:
         vms = self.vms()
         with self._lock:
+            for vm, moid in self._seen_vms.items():
+                # Powered off and destroyed (the VM's delete), or another VM under the name already.
+                if vms.get(vm) != moid:
+                    self._note(f"vm-gone {self._as(vm, self._vm_gen.get(vm, 0))}")
+                    self._vm_gen[vm] = self._vm_gen.get(vm, 0) + 1
             for vm in vms:
-                self._note(f"vm {vm}")
-            self._seen_vms |= vms
-            for vm in self._seen_vms - vms:  # powered off and destroyed: the VM's delete
-                self._note(f"vm-gone {vm}")
+                self._note(f"vm {self._as(vm, self._vm_gen.get(vm, 0))}")
+            self._seen_vms = dict(vms)
         for pdb in _items(self.policy.list_namespaced_pod_disruption_budget(NS)):
             status = pdb.get("status") or {}
             have, want = status.get("currentHealthy"), status.get("desiredHealthy")
@@ -164,6 +219,9 @@ class Recorder:
         for thread in self._threads:
             thread.start()
         time.sleep(1)  # the watches have listed what is there before the `up` starts
+        with self._lock:
+            self._counting = True
+            self.min_available = len(self._available & self.pool)
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -200,14 +258,14 @@ class Day2:
         )
         return {n.key: n.name for n in plan_nodes(load(raw, stack=STACK), self.slots())}
 
-    def recorder(self) -> Recorder:
+    def recorder(self, pool: set[str] | None = None) -> Recorder:
         core = self.world.core()
         policy = client.PolicyV1Api(core.api_client)
         content = self.world.vsphere_content()
-        return Recorder(core, policy, lambda: set(vm_uuids(content)))  # the powered-on VMs
+        return Recorder(core, policy, lambda: _powered_on(content), pool or set())
 
-    def up(self) -> tuple[Recorder, Steps, float]:
-        with self.recorder() as rec:
+    def up(self, pool: set[str] | None = None) -> tuple[Recorder, Steps, float]:
+        with self.recorder(pool) as rec:
             started = time.monotonic()
             out = self.cli.run("up", "--yes", "--skip-preview", "--json").stdout  # the engine's events
             took = time.monotonic() - started
@@ -432,3 +490,62 @@ def test_3_a_control_plane_roll_replaces_one_node_at_a_time(day2: Day2) -> None:
     live = _node_names(core)
     assert set(new.values()) <= live and not set(old.values()) & live
     day2.cli.run("up", "--yes", "--skip-preview", "--expect-no-changes")
+
+
+def test_4_max_unavailable_retires_each_worker_before_its_replacement_under_its_name(day2: Day2) -> None:
+    core = day2.world.core()
+    apps = client.AppsV1Api(core.api_client)
+    policy = client.PolicyV1Api(core.api_client)
+    before = day2.slots()
+    workers = sorted(k for k in before if k.startswith(f"{WORKERS}-"))
+    names = {k: before[k]["name"] for k in workers}
+    assert len(workers) == 3, workers  # after the scale-down: one in each zone
+    # One pod pinned to each worker; the PDB lets one go at a time: an evicted pod waits (Pending)
+    # for its node's replacement, so the next drain is refused until it runs there again.
+    _app(core, apps, policy, "rolling", replicas=3, min_available=2, nodes=list(names.values()))
+    raw, _ = read_stack_file(day2.cli.project / "stacks" / f"Pulumi.{STACK}.yaml")
+    template = NEW_TEMPLATE if raw["nodePools"]["workers"][0]["template"] == TEMPLATE else TEMPLATE
+    for key, value in (("maxSurge", "0"), ("maxUnavailable", "1"), ("template", template)):
+        day2.cli.run("config", "set", "--path", f"nodePools.workers[0].{key}", value)
+    assert {k: v for k, v in day2.planned().items() if k in workers} == names  # the names stay
+    preview = _logged_preview(day2.cli)
+    for k in workers:
+        assert f"replace {names[k]} (deleted first, same name): template" in preview, preview[-4000:]
+
+    rec, steps, took = day2.up(pool=set(names.values()))
+    _report("worker roll, maxSurge 0 / maxUnavailable 1", rec, took)
+    print("engine steps:", [(o, n) for o, n in steps.ops("delete-replaced", "create-replacement", "replace")])
+    for k in workers:
+        n = names[k]
+        zone, ordinal = k.removeprefix(f"{WORKERS}-").rsplit("-", 1)
+        vm = f"local-{WORKERS}-vm-{zone}-{ordinal}"
+        # Seen: the old node cordoned, drained, its Node deleted, its VM deleted; only then the new VM
+        # (the same name, another machine) and its Node Ready.
+        assert rec.at(f"cordon {n}") <= rec.at(f"drained {n}") <= rec.at(f"node-gone {n}"), k
+        assert rec.at(f"node-gone {n}") < rec.at(f"vm-gone {n}") <= rec.at(f"vm {n}#1") <= rec.at(f"ready {n}#1"), k
+        # The engine's order: the retirement's delete (drain) done before the VM's delete begins, the
+        # VM's delete done before its replacement is created.
+        assert steps.at("done", "delete-replaced", f"local-retire-{k}") < steps.at("pre", "delete-replaced", vm)
+        assert steps.at("done", "delete-replaced", vm) < steps.at("pre", "create-replacement", vm)
+    # One at a time: the next old node is cordoned only once the previous replacement is Ready.
+    for a, b in itertools.pairwise(workers):
+        assert rec.at(f"ready {names[a]}#1") <= rec.at(f"cordon {names[b]}"), (a, b)
+        assert steps.at("done", "create-replacement", f"local-retire-{a}") < steps.at(
+            "pre", "delete-replaced", f"local-retire-{b}"
+        )
+    # Never more than maxUnavailable of the pool unavailable, and no budget broken.
+    assert rec.min_available == len(workers) - 1, rec.min_available
+    assert not rec.violations, rec.violations
+    assert rec.min_healthy["rolling"] >= 2
+    # Nothing else was retired: the control plane's nodes were not touched.
+    assert not [
+        e for e in rec.events if e.startswith("cordon ") and e.split(" ", 1)[1].split("#")[0] not in names.values()
+    ]
+    live = _node_names(core)
+    assert set(names.values()) <= live
+    slots = day2.slots()
+    assert {k: slots[k]["name"] for k in workers} == names
+    assert all(slots[k]["generation"] != before[k]["generation"] for k in workers)
+    day2.cli.run("up", "--yes", "--skip-preview", "--expect-no-changes")  # a second `up` changes nothing
+    apps.delete_namespaced_deployment("rolling", NS)
+    policy.delete_namespaced_pod_disruption_budget("rolling", NS)

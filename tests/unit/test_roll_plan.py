@@ -6,8 +6,11 @@ import copy
 from dataclasses import replace
 from typing import Any
 
+import pytest
+
 from offline.program import offline_config
 from vsphere_k8s.config import StackConfig
+from vsphere_k8s.errors import ConfigError
 from vsphere_k8s.loader import load
 from vsphere_k8s.plan.nodes import plan_nodes, slot_records
 from vsphere_k8s.plan.roll import NodeSpec, PoolPolicy, cost, ordering, plan_roll, policies_of, specs_of
@@ -141,3 +144,116 @@ def test_the_stack_plan_feeds_the_planner() -> None:
     assert all(b.name == f"{n.name}-{n.generation}" for b, n in zip(back, nodes, strict=True))
     # The record round-trips the planner's specs.
     assert [NodeSpec.from_json(r["spec"]) for r in record.values()] == specs
+
+
+# --------------------------------------------------------------------------- maxUnavailable: deleting first
+
+
+def _same_names(specs: list[NodeSpec], pool: str, **changes: Any) -> list[NodeSpec]:
+    """A deletes-first pool's change: new inputs, the slots' recorded names kept."""
+    return [replace(s, **changes) if s.pool == pool else s for s in specs]
+
+
+def test_max_unavailable_retires_each_batch_before_its_replacements_under_the_same_names() -> None:
+    old = _cluster(cp=3, workers=6)
+    new = _same_names(old, "w", template="t2")
+    plan = plan_roll(old, new, {"w": PoolPolicy(max_surge=0, max_unavailable=2)})
+    assert plan.issues == () and len(plan.replace) == 6
+    assert all(r.old_name == r.new_name for r in plan.replace)
+    workers = [s.name for s in old if s.pool == "w"]
+    # retire 2, create the same 2, and so on: nothing of the pool is left for the engine's final deletes.
+    assert [(s.verb, s.names) for s in plan.steps] == [
+        (verb, tuple(workers[i : i + 2])) for i in range(0, 6, 2) for verb in ("retire", "create")
+    ]
+    assert f"replace {workers[0]} (deleted first, same name): template ubuntu-1.36 -> t2" in plan.summary()
+    assert "step 1: retire " + ", ".join(workers[:2]) in plan.summary()
+
+
+def test_a_deletes_first_pool_still_retires_removed_slots_last_and_creates_new_ones_in_its_batches() -> None:
+    old = _cluster(cp=3, workers=3)
+    grown = [*old, NodeSpec("w-a-1", "w-a-1", "w", "worker", "ubuntu-1.36", "1.36.3", 4, 8192, 60)]
+    new = [s for s in _same_names(grown, "w", template="t2") if s.slot != "w-c-0"]
+    plan = plan_roll(old, new, {"w": PoolPolicy(max_surge=0, max_unavailable=1)})
+    by = {s.slot: s.name for s in old}
+    assert plan.create == ("w-a-1",) and plan.retire == ("w-c-0",)
+    assert [(s.verb, s.names) for s in plan.steps] == [
+        ("retire", (by["w-a-0"],)),
+        ("create", (by["w-a-0"],)),
+        ("retire", (by["w-b-0"],)),
+        ("create", (by["w-b-0"],)),
+        ("create", ("w-a-1",)),  # the new slot: created in its place in the chain, nothing to retire
+        ("retire", (by["w-c-0"],)),  # scale-down: the engine deletes removed resources last
+    ]
+
+
+def test_a_static_address_pool_rolls_deleting_first_and_says_how_when_it_cannot() -> None:
+    old = [replace(s, static_ip=f"10.0.0.{i}") for i, s in enumerate(_cluster(cp=3, workers=3))]
+    surge = plan_roll(old, _with(old, "w", template="t2"))
+    (issue,) = surge.issues
+    assert issue.path == "nodePools.workers[w].maxSurge"
+    assert "maxSurge: 0 and maxUnavailable" in issue.message and "same static address 10.0.0.3" in issue.message
+    unavailable = plan_roll(old, _same_names(old, "w", template="t2"), {"w": PoolPolicy(0, max_unavailable=1)})
+    assert unavailable.issues == () and len(unavailable.replace) == 3
+
+
+def test_pool_policy_takes_exactly_one_of_max_surge_and_max_unavailable() -> None:
+    for surge, unavailable in ((0, 0), (1, 1), (-1, 2)):
+        with pytest.raises(ValueError, match=f"maxSurge {surge} / maxUnavailable {unavailable}"):
+            PoolPolicy(max_surge=surge, max_unavailable=unavailable)
+    assert PoolPolicy().batch == 1 and not PoolPolicy().deletes_first
+    assert PoolPolicy(0, max_unavailable=3).batch == 3 and PoolPolicy(0, max_unavailable=3).deletes_first
+
+
+def test_ordering_chains_a_deletes_first_pool_in_max_unavailable_batches() -> None:
+    specs = _cluster(cp=3, workers=4)
+    order = ordering(specs, {"w": PoolPolicy(max_surge=0, max_unavailable=3)}).vm_after
+    assert order["w-a-0"] == order["w-b-0"] == order["w-c-0"] == ("cp-c-0",)
+    assert order["w-a-1"] == ("w-a-0", "w-b-0", "w-c-0")
+
+
+def test_cost_of_a_worker_roll_one_unavailable_at_a_time_at_thirty_workers() -> None:
+    old = _cluster()
+    plan = plan_roll(old, _same_names(old, "w", template="t2"), {"w": PoolPolicy(0, max_unavailable=1)})
+    c = cost(plan, pods_per_node=10)
+    # The same calls as maxSurge 1 (a retirement of 15, a create of 1 per node), in 60 sequential steps.
+    assert (c.api_calls, c.etcd_calls, c.sequential_batches) == (30 * 15 + 30, 0, 60)
+    wide = cost(plan_roll(old, _same_names(old, "w", template="t2"), {"w": PoolPolicy(0, max_unavailable=5)}), 10)
+    assert (wide.api_calls, wide.sequential_batches) == (c.api_calls, 12)
+
+
+def _with_pool(raw: dict[str, Any], **pool: Any) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    raw["nodePools"]["workers"][0].update(pool)
+    return raw
+
+
+def test_max_unavailable_config_errors_name_the_field() -> None:
+    raw = offline_config("sim")
+    for pool, said in (
+        ({"maxSurge": 0}, "0 with maxSurge 0"),
+        ({"maxSurge": 0, "maxUnavailable": 0}, "0 with maxSurge 0"),
+        ({"maxSurge": 2, "maxUnavailable": 1}, "1 with maxSurge 2"),
+        ({"maxUnavailable": 1}, "1 with maxSurge 1"),
+        ({"maxSurge": 0, "maxUnavailable": -1}, "greater than or equal to 0"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            load(_with_pool(raw, **pool), stack="test")
+        ((path, message),) = [(i.path, i.message) for i in err.value.issues]
+        assert path == "nodePools.workers[general].maxUnavailable" and said in message, (pool, path, message)
+    cfg = load(_with_pool(raw, maxSurge=0, maxUnavailable=2), stack="test")
+    assert policies_of(cfg)["general"] == PoolPolicy(0, max_unavailable=2)
+    assert policies_of(load(raw, stack="test"))["general"] == PoolPolicy(1)  # the default surges, keeps capacity
+
+
+def test_a_deletes_first_pool_keeps_its_recorded_names_across_generations() -> None:
+    raw = offline_config("sim")
+    cfg = load(_with_pool(raw, maxSurge=0, maxUnavailable=1), stack="test")
+    record = slot_records(plan_nodes(cfg))
+    changed = load(_with_pool(raw, maxSurge=0, maxUnavailable=1, template="t2"), stack="test")
+    nodes = plan_nodes(changed, record)
+    workers = [n for n in nodes if n.pool == "general"]
+    assert workers and all(n.name == record[n.key]["name"] for n in nodes)
+    assert all(n.generation != record[n.key]["generation"] for n in workers)
+    plan = plan_roll(specs_of(plan_nodes(cfg)), specs_of(nodes), policies_of(changed))
+    assert {r.slot for r in plan.replace} == {n.key for n in workers}
+    assert plan.issues == ()  # the sim stack's static addresses: the old VM releases its address first

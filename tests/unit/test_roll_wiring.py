@@ -105,3 +105,37 @@ def test_a_static_address_pool_refuses_to_roll() -> None:
     raw["nodePools"]["workers"][0]["template"] = "new-template"
     with pytest.raises(Exception, match="static"):
         _run(raw, slots)
+
+
+def _deletes_first(config: dict[str, Any]) -> dict[str, Any]:
+    config["nodePools"]["workers"][0] |= {"maxSurge": 0, "maxUnavailable": 1}
+    return config
+
+
+def test_max_unavailable_replaces_each_vm_under_its_name_deleting_first(first: OfflineRun) -> None:
+    slots = first.exports["nodeSlots"]
+    rolled, plan = _plan_logged(_deletes_first(_config("new-template")), slots)
+    after = rolled.exports["nodeSlots"]
+    assert {k: s["name"] for k, s in after.items()} == {k: s["name"] for k, s in slots.items()}
+    workers = sorted(k for k in after if k.startswith("general-"))
+    assert workers and all(after[k]["generation"] != slots[k]["generation"] for k in workers)
+    assert f"replace sim-{workers[0]} (deleted first, same name): template" in " ".join(plan)
+    assert any(line.startswith("step 1: retire sim-general-") for line in plan)
+    vms = {r.name: r for r in rolled.recording.of_type(VM_TYPE)}
+    rets = _retirements(rolled)
+    for name, vm in vms.items():
+        key = vm.inputs["name"].removeprefix("sim-")
+        # The generation is the VM's replacement trigger; only the deletes-first pool deletes before replacing.
+        assert vm.replacement_trigger == after[key]["generation"], name
+        assert vm.delete_before_replace is (True if key.startswith("general-") else None), name
+        assert rets[f"sim-retire-{key}"].replace_with == [vm.urn]  # drained with its VM, before it
+    # maxUnavailable 1: each rolling VM (the old one deleted first) waits for the previous slot's new node.
+    assert rets["sim-retire-general-sim-a-0"].urn in vms["sim-general-vm-sim-b-0"].dependencies
+
+
+def test_a_static_address_pool_rolls_with_max_unavailable() -> None:
+    raw = _deletes_first(copy.deepcopy(offline_config("sim")))
+    slots = _run(raw).exports["nodeSlots"]
+    raw["nodePools"]["workers"][0]["template"] = "new-template"
+    rolled = _run(raw, slots).exports["nodeSlots"]
+    assert {k: s["name"] for k, s in rolled.items()} == {k: s["name"] for k, s in slots.items()}

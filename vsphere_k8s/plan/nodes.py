@@ -10,7 +10,8 @@ Kubernetes version, a shape the VM cannot take live). Each run records every slo
 generation as the stack output ``nodeSlots`` (read back by the next run, see
 components/memory.py); a slot keeps its recorded name while its generation is unchanged, and
 a slot whose generation moved gets ``<base>-<generation>``, so the replacement registers as a
-Node of its own beside the old one until that one is drained.
+Node of its own beside the old one until that one is drained. A pool that rolls deleting first
+(``maxSurge: 0``) keeps its recorded names: its old node is gone before the new one registers.
 """
 
 from __future__ import annotations
@@ -52,12 +53,13 @@ def node_name(cluster: str, pool: str, zone: str, ordinal: int, generation: str 
     return f"{base}-{generation}" if generation else base
 
 
-def slot_name(base: str, gen: str, previous: Mapping[str, Any] | None) -> str:
-    """The slot's recorded name while its generation holds; ``base`` for a slot never recorded
-    (a new slot, or a stack whose last run predates the record); a new name when it moved."""
+def slot_name(base: str, gen: str, previous: Mapping[str, Any] | None, keep: bool = False) -> str:
+    """The slot's recorded name while its generation holds (always, with ``keep``: a pool that
+    replaces its nodes deleting first); ``base`` for a slot never recorded (a new slot, or a stack
+    whose last run predates the record); a new name when it moved."""
     if not previous:
         return base
-    if previous.get("generation") == gen and previous.get("name"):
+    if (keep or previous.get("generation") == gen) and previous.get("name"):
         return str(previous["name"])
     return f"{base}-{gen}"
 
@@ -72,13 +74,16 @@ def plan_nodes(cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]] | Non
 
     cp = cfg.node_pools.control_plane
     cp_version = cfg.kubernetes.version
-    pools: list[tuple[str, Role, NodeShape, dict[str, int], str]] = [
-        (CONTROL_PLANE, "control-plane", cp, cp.replicas, cp_version)
+    pools: list[tuple[str, Role, NodeShape, dict[str, int], str, bool]] = [
+        (CONTROL_PLANE, "control-plane", cp, cp.replicas, cp_version, False)
     ]
-    pools += [(p.name, "worker", p, p.replicas, p.kubernetes_version or cp_version) for p in cfg.node_pools.workers]
+    pools += [
+        (p.name, "worker", p, p.replicas, p.kubernetes_version or cp_version, p.max_surge == 0)
+        for p in cfg.node_pools.workers
+    ]
     nodes: list[NodePlan] = []
     first_cp = True
-    for pool, role, shape, replicas, version in pools:
+    for pool, role, shape, replicas, version, keep in pools:
         gen = generation(shape, version)
         for zone_name, count in replicas.items():
             zone = cfg.zone(zone_name)
@@ -89,7 +94,7 @@ def plan_nodes(cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]] | Non
                 nodes.append(
                     NodePlan(
                         key=key,
-                        name=slot_name(base, gen, previous.get(key)),
+                        name=slot_name(base, gen, previous.get(key), keep),
                         pool=pool,
                         role=role,
                         zone=zone_name,

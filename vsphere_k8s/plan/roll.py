@@ -12,6 +12,13 @@ control plane one at a time, a worker pool ``maxSurge`` at a time, worker pools 
 control plane); the engine deletes replaced and removed resources after every creation, in
 reverse dependency order, so old nodes retire in the reverse of that chain, each drained (and
 its etcd member removed) before its VM goes.
+
+A worker pool with ``maxSurge: 0`` rolls ``maxUnavailable`` nodes at a time the other way round:
+its slots keep their names, and the VM is replaced under its own resource name with
+delete-before-replace, so the engine retires the old node (its NodeRetirement is replaced with
+its VM) and deletes the old VM before it creates the new one; the next batch's VM waits for
+this batch's new nodes to be Ready. Capacity dips by at most ``maxUnavailable`` nodes; nothing
+needs a spare address or spare room.
 """
 
 from __future__ import annotations
@@ -88,6 +95,22 @@ class NodeSpec:
 class PoolPolicy:
     max_surge: int = 1
     allow_unsafe_roll: bool = False  # control plane of one
+    max_unavailable: int = 0  # with max_surge 0: retire this many old nodes, then make their replacements
+
+    def __post_init__(self) -> None:
+        if (self.max_surge > 0) == (self.max_unavailable > 0) or min(self.max_surge, self.max_unavailable) < 0:
+            raise ValueError(
+                f"maxSurge {self.max_surge} / maxUnavailable {self.max_unavailable}: exactly one must be above 0"
+            )
+
+    @property
+    def deletes_first(self) -> bool:
+        """The pool's old nodes go before their replacements come, under the same names."""
+        return self.max_surge == 0
+
+    @property
+    def batch(self) -> int:
+        return self.max_surge or self.max_unavailable
 
 
 @dataclass(frozen=True)
@@ -130,7 +153,12 @@ class RollPlan:
 
     def summary(self) -> list[str]:
         """One line per decision: what `pulumi preview` shows beside the steps."""
-        lines = [f"replace {r.old_name} -> {r.new_name}: {'; '.join(r.reasons)}" for r in self.replace]
+        lines = [
+            f"replace {r.old_name} -> {r.new_name}: {'; '.join(r.reasons)}"
+            if r.old_name != r.new_name
+            else f"replace {r.old_name} (deleted first, same name): {'; '.join(r.reasons)}"
+            for r in self.replace
+        ]
         lines += [f"create {s}: new node" for s in self.create]
         lines += [f"retire {s}: scale-down" for s in self.retire]
         lines += [f"update {c.name} in place: {'; '.join(c.changes)}" for c in self.in_place]
@@ -181,8 +209,16 @@ def _pools_in_order(specs: Iterable[NodeSpec]) -> list[str]:
     return sorted(pools, key=lambda p: p != CONTROL_PLANE)  # control plane first, then config order
 
 
+def _policy(pool: str, policies: Mapping[str, PoolPolicy]) -> PoolPolicy:
+    return policies.get(pool, PoolPolicy())
+
+
 def _batch_size(pool: str, policies: Mapping[str, PoolPolicy]) -> int:
-    return 1 if pool == CONTROL_PLANE else policies.get(pool, PoolPolicy()).max_surge
+    return 1 if pool == CONTROL_PLANE else _policy(pool, policies).batch
+
+
+def _deletes_first(pool: str, policies: Mapping[str, PoolPolicy]) -> bool:
+    return pool != CONTROL_PLANE and _policy(pool, policies).deletes_first
 
 
 def plan_roll(
@@ -206,16 +242,21 @@ def plan_roll(
     retire = [s.slot for s in old if s.slot not in news]
     issues = list(_issues(olds, news, replace, retire, policies))
 
-    # Creates follow the new chain; retirements the old chain backwards (the engine deletes last).
-    rolled = {r.slot for r in replace} | set(create)
+    # Creates follow the new chain (a deletes-first pool retires each batch's old nodes just before
+    # it); the other retirements the old chain backwards (the engine deletes replaced and removed
+    # resources last).
+    replaced = {r.slot for r in replace}
+    rolled = replaced | set(create)
     steps: list[Step] = []
     for pool in _pools_in_order(new):
         slots = [s.slot for s in new if s.pool == pool]
         for batch in _batches(slots, _batch_size(pool, policies)):
+            if _deletes_first(pool, policies) and (first := tuple(olds[s].name for s in batch if s in replaced)):
+                steps.append(Step("retire", pool, first))
             names = tuple(news[s].name for s in batch if s in rolled)
             if names:
                 steps.append(Step("create", pool, names))
-    gone = {r.slot for r in replace} | set(retire)
+    gone = {r.slot for r in replace if not _deletes_first(news[r.slot].pool, policies)} | set(retire)
     for pool in reversed(_pools_in_order(old)):
         slots = [s.slot for s in old if s.pool == pool]
         for batch in reversed(_batches(slots, _batch_size(pool, policies))):
@@ -254,16 +295,23 @@ def _issues(
         )
     static: dict[str, list[Replace]] = {}
     for r in replace:
-        if news[r.slot].static_ip is not None:
-            static.setdefault(news[r.slot].pool, []).append(r)
+        spec = news[r.slot]
+        if spec.static_ip is not None and not _deletes_first(spec.pool, policies):
+            static.setdefault(spec.pool, []).append(r)
     for pool, rolled in static.items():
         first = rolled[0]
-        yield ConfigIssue(
-            _pool_path(pool),
+        clash = (
             f"{len(rolled)} node(s) would roll, e.g. {first.old_name} -> {first.new_name} with the same static "
-            f"address {news[first.slot].static_ip} while the old VM still holds it; rolling static-address pools "
-            "is not supported yet",
+            f"address {news[first.slot].static_ip} while the old VM still holds it"
         )
+        if pool == CONTROL_PLANE:
+            yield ConfigIssue(_pool_path(pool), f"{clash}; rolling a static-address control plane is not supported yet")
+        else:
+            yield ConfigIssue(
+                f"{_pool_path(pool)}.maxSurge",
+                f"{clash}; a static-address pool rolls with maxSurge: 0 and maxUnavailable: N (each old node "
+                "retired before its replacement takes the address)",
+            )
     shrunk: dict[str, str] = {}  # path -> message, once per pool and key
     for slot, spec in news.items():
         was = olds.get(slot)
@@ -331,7 +379,7 @@ def specs_of(nodes: Iterable[Any]) -> list[NodeSpec]:
 def policies_of(cfg: Any) -> dict[str, PoolPolicy]:
     pools = cfg.node_pools
     out = {CONTROL_PLANE: PoolPolicy(1, pools.control_plane.allow_unsafe_roll)}
-    out |= {p.name: PoolPolicy(p.max_surge) for p in pools.workers}
+    out |= {p.name: PoolPolicy(p.max_surge, max_unavailable=p.max_unavailable) for p in pools.workers}
     return out
 
 

@@ -96,6 +96,11 @@ class NodeAgent:
     log_path: Path | None = None
     interval: float = 0.5
     registered: list[str] = field(default_factory=list)
+    # VM name -> the BIOS UUID its Node was registered for. A VM replaced under its own name (a pool
+    # that rolls deleting first) is a new machine whose kubelet registers again: seen gone (powered
+    # off, destroyed) in between, or with another UUID (vcsim derives a VM's UUID from its path, so
+    # there the same name gets the same UUID).
+    _registered_uuid: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # node (or "agent") -> its last error
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -125,8 +130,10 @@ class NodeAgent:
         if not wanted:
             return
         vms = self.list_vms()
+        for gone in [n for n in self._registered_uuid if n not in vms]:
+            del self._registered_uuid[gone]
         for name, control_plane in wanted.items():
-            if name in self.registered or name not in vms:
+            if name not in vms or self._registered_uuid.get(name) == vms[name]:
                 continue
             ip = self.addresses.setdefault(name, f"10.10.0.{100 + len(self.addresses)}")
             try:
@@ -139,10 +146,14 @@ class NodeAgent:
                 node = node_manifest(name, vms[name], control_plane=control_plane, kubelet_version=version)
                 self.api.create_node(node)  # type: ignore[arg-type]
             except ApiException as e:
-                if e.status != 409:  # 409: registered already (a restarted agent)
-                    self._error(name, f"{e.status} {e.reason}: {e.body}")
+                # 409: registered already (a restarted agent), or a replaced VM's old Node not deleted yet.
+                if e.status != 409 or name in self._registered_uuid:
+                    if e.status != 409:
+                        self._error(name, f"{e.status} {e.reason}: {e.body}")
                     continue
-            self.registered.append(name)
+            self._registered_uuid[name] = vms[name]
+            if name not in self.registered:
+                self.registered.append(name)
             self._log(f"registered node {name} (VM BIOS UUID {vms[name]}, guest address {ip})")
 
     def _run(self) -> None:
