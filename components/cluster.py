@@ -116,7 +116,10 @@ class Cluster(pulumi.ComponentResource):
         self._outputs["kubeconfig"] = self.kube.kubeconfig
         self.cloud_provider = CloudProvider(
             f"{name}-cloud-provider",
-            CloudProviderArgs(cfg, self.kube.provider, [self.kube.ready], self.vsphere),
+            # The CPI is a cloud-controller-manager, never newer than the API servers it talks to: on a
+            # control-plane version bump its objects (and the CSI's) move once every new
+            # control-plane node is Ready, not beside the first. (The old nodes go at the run's end.)
+            CloudProviderArgs(cfg, self.kube.provider, [self.kube.ready, *self._control_plane_gates()], self.vsphere),
             pulumi.ResourceOptions(parent=self),
         )
         self._outputs["cloudProvider"] = self.cloud_provider.outputs
@@ -238,6 +241,9 @@ class Cluster(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
+
+    def _control_plane_gates(self) -> list[NodeRetirement]:
+        return [self.retirements[n.key] for n in self.nodes if n.is_control_plane and n.key in self.retirements]
 
     def _plan_roll(self, cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]]) -> RollPlan | None:
         """What this run rolls, against the last run's record; logged, so `pulumi preview` says which

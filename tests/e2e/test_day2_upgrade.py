@@ -224,6 +224,10 @@ def test_2_the_control_plane_moves_one_minor_one_node_at_a_time(upgrade: Upgrade
             "pre", "delete-replaced", f"local-cp-vm-{zone}-0"
         )
         assert rec.at(f"node-gone {old[k]}") < rec.at(f"vm-gone {old[k]}")
+    # The CPI (a cloud-controller-manager: never newer than an API server) moved only once every new
+    # control-plane node was Ready, not beside the first.
+    cpi_update = steps.at("pre", "update", f"local-cloud-provider-cpi-daemonset-{cpi_manifest.NAME}")
+    assert max(steps.at("done", "create-replacement", f"local-retire-{k}") for k in cps) < cpi_update
     # The workers were not touched.
     assert not [e for e in rec.events if e.startswith(("cordon ", "vm-gone ")) and any(w in e for w in workers)]
     kubelets = upgrade.kubelets()

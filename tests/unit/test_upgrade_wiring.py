@@ -72,3 +72,12 @@ def test_a_template_annotated_for_another_release_is_refused() -> None:
         Exception, match=r"nodePools\.controlPlane\.template: the annotation .* says Kubernetes 1\.35\.2"
     ):
         _run(_config("1.36.3"), notes=notes)
+
+
+def test_the_cpi_moves_after_every_control_plane_node_is_ready(at_135: dict[str, Any]) -> None:
+    run = _run(_config("1.36.3", workers="1.35.2"), at_135)
+    regs = run.recording.registrations.values()
+    cp_gates = {r.urn for r in regs if "-retire-cp-" in r.name}
+    (daemonset,) = [r for r in regs if r.type == "kubernetes:apps/v1:DaemonSet" and "cpi" in r.name]
+    assert len(cp_gates) == 3 and cp_gates <= set(daemonset.dependencies)
+    assert not {r.urn for r in regs if "-retire-general-" in r.name} & set(daemonset.dependencies)
