@@ -255,7 +255,10 @@ class Cluster(pulumi.ComponentResource):
         # Kubernetes' skew rules from what runs to what is asked (the control plane first, one minor
         # at a time, no downgrade): refused here, before a VM is cloned for the new version.
         have = skew.running_versions(old)
-        issues = [*(skew.upgrade_issues(have, skew.versions_of(cfg)) if have else ()), *plan.issues]
+        want = skew.versions_of(cfg)
+        issues = [*(skew.upgrade_issues(have, want) if have else ()), *plan.issues]
+        if have and cfg.kubernetes.mode == "bootstrap":
+            issues += skew.bootstrap_upgrade_issues(have, want)
         if issues:
             raise pulumi.RunError(ConfigError(issues, pulumi.get_stack()).render())
         if not plan.changes_nothing:

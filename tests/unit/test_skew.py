@@ -11,7 +11,14 @@ from offline.program import offline_config
 from vsphere_k8s.errors import ConfigError
 from vsphere_k8s.loader import load
 from vsphere_k8s.plan.roll import NodeSpec
-from vsphere_k8s.plan.skew import Versions, config_issues, issues, running_versions, upgrade_issues
+from vsphere_k8s.plan.skew import (
+    Versions,
+    bootstrap_upgrade_issues,
+    config_issues,
+    issues,
+    running_versions,
+    upgrade_issues,
+)
 
 
 def _msgs(found: Any) -> list[str]:
@@ -102,3 +109,11 @@ def test_a_control_plane_two_minors_ahead_of_what_runs_is_refused() -> None:
         "kubernetes.version: the control plane runs 1.34.2; 1.36.0 skips a minor: upgrade one minor at a "
         "time (first to 1.35.x)"
     ]
+
+
+def test_bootstrap_mode_refuses_any_control_plane_move_but_not_a_pools() -> None:
+    have = Versions("1.35.2", {"w": "1.34.0"})
+    (msg,) = _msgs(bootstrap_upgrade_issues(have, Versions("1.35.4", {"w": "1.34.0"})))
+    assert msg.startswith("kubernetes.version: the control plane runs 1.35.2; moving it to 1.35.4")
+    assert "ClusterConfiguration" in msg
+    assert _msgs(bootstrap_upgrade_issues(have, Versions("1.35.2", {"w": "1.35.2"}))) == []

@@ -15,10 +15,22 @@ from vsphere_k8s.facts import VM_TYPE
 GET_VM = "vsphere:index/getVirtualMachine:getVirtualMachine"
 
 
-def _config(version: str, workers: str | None = None) -> dict[str, Any]:
+# An existing cluster's kubeconfig (mode: existing: the template carries the node software).
+KUBECONFIG = """apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://10.10.0.10:6443", insecure-skip-tls-verify: true}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+users: [{name: u, user: {token: not-a-real-token}}]
+"""
+
+
+def _config(version: str, workers: str | None = None, mode: str = "existing") -> dict[str, Any]:
     raw = copy.deepcopy(offline_config("sim"))
     for zone in raw["topology"]["zones"]:  # DHCP: a static-address control plane cannot roll
         zone["network"] = {"name": zone["network"]["name"], "mode": "dhcp", "cidr": "10.10.0.0/24"}
+    if mode == "existing":
+        raw["kubernetes"] = {"version": version, "mode": "existing", "kubeconfig": KUBECONFIG}
     raw["kubernetes"]["version"] = version
     if workers is not None:
         raw["nodePools"]["workers"][0]["kubernetesVersion"] = workers
@@ -81,3 +93,19 @@ def test_the_cpi_moves_after_every_control_plane_node_is_ready(at_135: dict[str,
     (daemonset,) = [r for r in regs if r.type == "kubernetes:apps/v1:DaemonSet" and "cpi" in r.name]
     assert len(cp_gates) == 3 and cp_gates <= set(daemonset.dependencies)
     assert not {r.urn for r in regs if "-retire-general-" in r.name} & set(daemonset.dependencies)
+
+
+def test_a_control_plane_bump_in_bootstrap_mode_is_refused_not_rolled() -> None:
+    at_135 = dict(_run(_config("1.35.2", mode="bootstrap")).exports["nodeSlots"])
+    with pytest.raises(
+        Exception,
+        match=r"kubernetes\.version: the control plane runs 1\.35\.2; moving it to 1\.36\.3 in mode: bootstrap is not",
+    ):
+        _run(_config("1.36.3", workers="1.35.2", mode="bootstrap"), at_135)
+    # A worker pool's kubelets may still move (up to the control plane's version).
+    at_mixed = dict(_run(_config("1.35.2", workers="1.34.9", mode="bootstrap")).exports["nodeSlots"])
+    run = _run(_config("1.35.2", mode="bootstrap"), at_mixed)
+    slots = run.exports["nodeSlots"]
+    assert {k for k in slots if slots[k]["name"] != at_mixed[k]["name"]} == {
+        k for k in slots if k.startswith("general-")
+    }
