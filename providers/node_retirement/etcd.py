@@ -10,11 +10,14 @@ import json
 import os
 import ssl
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 from .plan import Inputs, Member, RetirementError, members_of
+
+REMOVE_SECONDS = 20.0
 
 
 class Etcd:
@@ -45,7 +48,9 @@ class Etcd:
             data: dict[str, Any] = json.loads(answer.read() or b"{}")
             return data
 
-    def _any(self, path: str, body: dict[str, Any], avoid: tuple[str, ...] = ()) -> dict[str, Any]:
+    def _any(
+        self, path: str, body: dict[str, Any], avoid: tuple[str, ...] = (), timeout: float = 5.0
+    ) -> dict[str, Any]:
         # Other members first (a member asked to remove itself may stop before it answers),
         # then the configured endpoints.
         others = [u for m in self._seen if not m.is_learner for u in m.client_urls if u not in avoid]
@@ -53,13 +58,14 @@ class Etcd:
         errors = []
         for url in [u for u in urls if u not in avoid] + [u for u in urls if u in avoid]:
             try:
-                return self._post(url, path, body)
+                return self._post(url, path, body, timeout)
             except (urllib.error.URLError, OSError, ValueError) as e:
                 errors.append(f"{url}: {e}")
         raise RetirementError(f"no etcd endpoint answered {path}: {'; '.join(errors)}")
 
     def members(self) -> list[Member]:
-        self._seen = members_of(self._any("/v3/cluster/member/list", {}))
+        # Linearizable: a member removed a moment ago may still serve its own stale list.
+        self._seen = members_of(self._any("/v3/cluster/member/list", {"linearizable": True}))
         return self._seen
 
     def urls_of(self, name: str) -> list[str]:
@@ -76,4 +82,17 @@ class Etcd:
         return None
 
     def remove(self, member: Member) -> None:
-        self._any("/v3/cluster/member/remove", {"ID": member.id}, avoid=member.client_urls)
+        """Remove ``member``. Removing the leader waits for the next election before it answers: a
+        longer wait, and an answer lost on the way is checked against the member list, so a removal
+        that happened is not an error (nor tried again)."""
+        try:
+            self._any("/v3/cluster/member/remove", {"ID": member.id}, avoid=member.client_urls, timeout=REMOVE_SECONDS)
+        except RetirementError:
+            for attempt in range(3):
+                try:
+                    if not any(m.id == member.id for m in self.members()):
+                        return
+                    break
+                except RetirementError:
+                    time.sleep(2.0 * (attempt + 1))
+            raise

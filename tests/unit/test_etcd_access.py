@@ -163,3 +163,50 @@ def test_a_member_is_removed_through_another_member_first(monkeypatch: pytest.Mo
     members = etcd.members()
     etcd.remove(members[0])  # a's member: asked of b (a voter), not of a itself, nor the learner c
     assert asked == [("http://a:2379", "/v3/cluster/member/list"), ("http://b:2379", "/v3/cluster/member/remove")]
+
+
+def test_a_retirement_reaches_etcd_through_its_own_member_when_the_configured_endpoints_are_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Admitted with endpoints of members a later roll removed: its own member's URL, kept at admission, answers.
+    etcd = Etcd(_inputs(etcd_endpoints=["http://gone:2379"], etcd_member_urls=["http://own:2379"]))
+    asked: list[str] = []
+
+    def post(url: str, path: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        asked.append(url)
+        if url == "http://gone:2379":
+            raise OSError("connection refused")
+        return {"members": [{"ID": "7", "name": "new", "clientURLs": ["http://own:2379"]}]}
+
+    monkeypatch.setattr(etcd, "_post", post)
+    assert [m.name for m in etcd.members()] == ["new"] and asked == ["http://gone:2379", "http://own:2379"]
+    assert etcd.urls_of("new") == ["http://own:2379"] and etcd.urls_of("other") == []
+
+
+@pytest.mark.parametrize("happened", [True, False])
+def test_a_removal_whose_answer_is_lost_is_checked_against_the_member_list(
+    monkeypatch: pytest.MonkeyPatch, happened: bool
+) -> None:
+    # Removing the leader: the answer waits for the next election and may not come in time.
+    etcd = Etcd(_inputs(etcd_endpoints=["http://a:2379"]))
+    members = [{"ID": "1", "name": "a", "clientURLs": ["http://a:2379"]}, {"ID": "2", "name": "b", "clientURLs": []}]
+    bodies: list[tuple[str, dict[str, Any], float]] = []
+
+    def post(url: str, path: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        bodies.append((path, body, timeout))
+        if path.endswith("remove"):
+            if happened:
+                members.pop()
+            raise TimeoutError("The read operation timed out")
+        return {"members": members}
+
+    monkeypatch.setattr(etcd, "_post", post)
+    b = etcd.members()[1]
+    if happened:
+        etcd.remove(b)
+    else:
+        with pytest.raises(RetirementError, match="no etcd endpoint answered /v3/cluster/member/remove"):
+            etcd.remove(b)
+    assert bodies[0] == ("/v3/cluster/member/list", {"linearizable": True}, 5.0)
+    assert bodies[1] == ("/v3/cluster/member/remove", {"ID": "2"}, 20.0)
+    assert [p for p, _, _ in bodies[2:]] == ["/v3/cluster/member/list"]

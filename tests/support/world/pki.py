@@ -79,6 +79,8 @@ def _issue(
         b = b.add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
     else:
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH] if client else [ExtendedKeyUsageOID.SERVER_AUTH]
+        if client and server_names:  # an etcd member's cert: it serves and is a client of its peers
+            usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
         b = b.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     if server_names:
         sans: list[x509.GeneralName] = []
@@ -116,3 +118,32 @@ def make_control_plane_pki(directory: Path, service_ip: str) -> ControlPlanePki:
         sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
     )
     return ControlPlanePki(ca, serving, admin, sa_priv, sa_pub)
+
+
+@dataclass(frozen=True)
+class EtcdPki:
+    ca: KeyPair
+    member: KeyPair  # every member's serving and peer cert (all on loopback)
+    client: KeyPair  # the program's (and the world's) client cert
+
+
+def make_etcd_pki(directory: Path) -> EtcdPki:
+    """An etcd CA of its own (as kubeadm's etcd/ca), a member cert and a client cert."""
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name("etcd-ca")
+
+    def leaf(stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> KeyPair:
+        return KeyPair(
+            _write(directory / f"{stem}.crt", cert.public_bytes(serialization.Encoding.PEM)),
+            _write(directory / f"{stem}.key", _key_pem(key), private=True),
+        )
+
+    ca = leaf("ca", _issue(ca_name, ca_key, None, ca=True), ca_key)
+    m_key = ec.generate_private_key(ec.SECP256R1())
+    member_cert = _issue(
+        _name("etcd-member"), m_key, (ca_name, ca_key), server_names=("127.0.0.1", "localhost"), client=True
+    )
+    c_key = ec.generate_private_key(ec.SECP256R1())
+    client_cert = _issue(_name("vsphere-k8s-etcd-client"), c_key, (ca_name, ca_key), client=True)
+    return EtcdPki(ca, leaf("member", member_cert, m_key), leaf("client", client_cert, c_key))
