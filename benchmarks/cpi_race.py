@@ -334,27 +334,34 @@ def run(
     hosts: Sequence[int] = (1,),
     timeout: float = 1800.0,
     skip_checkpoints: bool = False,
+    parallel: Sequence[int] = (0,),
+    cpi: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[RaceFigures]:
-    """Every contender at every size, on one world (vcsim with enough VMs for the largest size)."""
+    """Every contender at every size, on one world (vcsim with enough VMs for the largest size).
+
+    NodeBinding runs once per host count and ``--parallel`` value (0: the CLI's default with one host, 4 per
+    host with several); ``cpi=False`` leaves the real CPI out (to compare NodeBinding runs alone)."""
     world = RaceWorld(workdir).start(max(sizes))
     try:
         figures = []
         for n in sizes:
             if progress:
                 progress(f"reconcile race: {n} nodes: CPI, NodeBinding, floor")
-            figures.append(run_cpi(world, n, timeout))
+            if cpi:
+                figures.append(run_cpi(world, n, timeout))
             for k in hosts:
-                figures.append(
-                    run_binding(
-                        world,
-                        n,
-                        timeout,
-                        hosts=k,
-                        parallel=None if k == 1 else 4 * k,
-                        skip_checkpoints=skip_checkpoints,
+                for p in parallel:
+                    figures.append(
+                        run_binding(
+                            world,
+                            n,
+                            timeout,
+                            hosts=k,
+                            parallel=p or (None if k == 1 else 4 * k),
+                            skip_checkpoints=skip_checkpoints,
+                        )
                     )
-                )
             figures.append(run_floor(world, n, timeout))
         return figures
     finally:

@@ -150,6 +150,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--noop", type=int, nargs="*", default=list(NOOP_SIZES), metavar="NODES")
     parser.add_argument("--race", type=int, nargs="*", default=list(RACE_SIZES), metavar="NODES")
     parser.add_argument("--hosts", type=int, nargs="*", default=[1], help="dynamic-provider hosts for NodeBinding")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="pulumi up --parallel values for NodeBinding in the race, one run each (0: the default)",
+    )
+    parser.add_argument("--no-cpi", action="store_true", help="leave the real CPI out of the race")
     parser.add_argument("--repeats", type=int, default=1, help="program/floor preview pairs per size (best kept)")
     parser.add_argument(
         "--skip-checkpoints",
@@ -190,7 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         raw["noop"] = [asdict(f) for f in noop]
     if args.race:
         race = cpi_race.run(
-            args.race, workdir / "race", hosts=args.hosts, skip_checkpoints=args.skip_checkpoints, progress=_progress
+            args.race,
+            workdir / "race",
+            hosts=args.hosts,
+            skip_checkpoints=args.skip_checkpoints,
+            parallel=args.parallel or [0],
+            cpi=not args.no_cpi,
+            progress=_progress,
         )
         print(race_table(race) + "\n")
         raw["race"] = [asdict(f) for f in race]

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .report import table
+from .trivial_program import MAIN
 
 CPU_ROLES = ("engine", "program", "language host", "dynamic provider host")
 
@@ -65,7 +66,8 @@ def measure(workdir: Path, count: int, *, skip_checkpoints: bool = False, parall
         "name: up-floor\nruntime:\n  name: python\n  options:\n    toolchain: pip\n    virtualenv: .venv\n"
     )
     (project / ".venv").symlink_to(REPO_ROOT / ".venv")
-    shutil.copy(Path(__file__).with_name("trivial_program.py"), project / "__main__.py")
+    (project / "benchmarks").symlink_to(REPO_ROOT / "benchmarks")
+    (project / "__main__.py").write_text(MAIN)
     log = workdir / "creates.log"
     (project / "trivial.json").write_text(json.dumps({"count": count, "log": str(log)}))
     cli = PulumiCli(project, workdir, timeout=3600.0)
