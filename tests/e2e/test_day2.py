@@ -164,18 +164,41 @@ class Recorder:
             self._drained()
 
     def _watch(self, lister: Callable[..., Any], handle: Callable[[str, dict[str, Any]], None]) -> None:
-        listing = _plain(lister())
-        for item in listing.get("items") or []:
-            handle("ADDED", item)
-        version = listing["metadata"]["resourceVersion"]
+        known: dict[tuple[str, str], dict[str, Any]] = {}
+
+        def key(obj: dict[str, Any]) -> tuple[str, str]:
+            return str(obj["metadata"].get("namespace") or ""), str(obj["metadata"]["name"])
+
+        def relist() -> str:
+            """List afresh; what went meanwhile is handled as deleted (a watch can't resume from a
+            compacted version: after a few quiet minutes, e.g. a long roll's creates, it answers 410)."""
+            listing = _plain(lister())
+            items = {key(i): i for i in listing.get("items") or []}
+            for k in list(known):  # gone, or gone and made again under the name (another uid)
+                if k not in items or items[k]["metadata"].get("uid") != known[k]["metadata"].get("uid"):
+                    handle("DELETED", known.pop(k))
+            for k, item in items.items():
+                known[k] = item
+                handle("ADDED", item)
+            return str(listing["metadata"]["resourceVersion"])
+
+        version = relist()
         while not self._stop.is_set():
             try:
                 for event in watch.Watch().stream(lister, resource_version=version, timeout_seconds=2):
                     obj = _plain(event["object"])
                     version = obj["metadata"]["resourceVersion"]
+                    if event["type"] == "DELETED":
+                        known.pop(key(obj), None)
+                    else:
+                        known[key(obj)] = obj
                     handle(str(event["type"]), obj)
-            except Exception as e:  # a loaded machine's hiccup: the watch resumes where it was
+            except Exception as e:  # a loaded machine's hiccup, or a compacted version: list again
                 self.errors.append(repr(e))
+                try:
+                    version = relist()
+                except Exception as again:
+                    self.errors.append(repr(again))
 
     def poll(self) -> None:
         vms = self.vms()
