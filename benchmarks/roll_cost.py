@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from kubernetes import client
 
-    from tests.e2e.test_day2 import NS, STACK, Day2, _app
+    from tests.support.world.day2 import NS, STACK, Day2, deploy_app
     from tests.support.world.project import open_local_stack
 
     def say(message: str) -> None:
@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         workers = 3 * args.workers_per_zone
         # One worker's pods may be away at a time: a drain waits for the evicted ones to run elsewhere.
         replicas = args.pods_per_worker * workers
-        _app(core, apps, policy, "spread", replicas=replicas, min_available=replicas - args.pods_per_worker)
+        deploy_app(core, apps, policy, "spread", replicas=replicas, min_available=replicas - args.pods_per_worker)
 
         def roll(scenario: str, path: str, value: str, prefix: str, batch: int) -> None:
             before = day2.slots()

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.e2e.test_day2 import NEW_TEMPLATE, STACK, Day2, Recorder, Steps, _logged_preview, _node_names
+from tests.support.world.day2 import NEW_TEMPLATE, STACK, Day2, Recorder, Steps, logged_preview, node_names
 from tests.support.world.etcd_members import EtcdMembers
 from tests.support.world.kubelets import vm_uuids
 from tests.support.world.project import STACK_TEMPLATES, open_local_stack
@@ -169,7 +169,7 @@ def test_1_a_control_plane_roll_removes_each_old_member_and_keeps_quorum(day2e: 
     assert len(cps) == 3 and all(old[k] != new[k] for k in cps)
     assert sorted(day2e.members.members) == sorted(old.values())  # members named after the Nodes
     day2e.expected.update(dict.fromkeys(new.values(), True))
-    preview = _logged_preview(day2e.cli)
+    preview = logged_preview(day2e.cli)
     assert "its etcd member is not removed" not in preview  # kubernetes.etcd is configured
     for k in cps:
         assert f"replace {old[k]} -> {new[k]}: template" in preview, preview[-4000:]
@@ -225,7 +225,7 @@ def test_1_a_control_plane_roll_removes_each_old_member_and_keeps_quorum(day2e: 
     assert not any(x.get("isLearner") for x in listed)
     assert all(day2e.members.gateway.healthy(str(x["clientURLs"][0])) for x in listed)
     assert {n for n, m in day2e.members.members.items() if m.state == "removed"} == set(old.values())
-    live = _node_names(core)
+    live = node_names(core)
     assert set(new.values()) <= live and not set(old.values()) & live
     # Every retirement and admission reported its calls: three of each on the control plane.
     assert sorted(cp_calls) == sorted([f"admitted {n}" for n in new.values()] + [f"retired {n}" for n in old.values()])
@@ -254,7 +254,7 @@ def test_2_a_retirement_that_would_break_quorum_fails_the_up_and_deletes_nothing
     )
     assert refusal, text[-3000:]
     # Nothing deleted: both Nodes, both VMs and both members are still there; nobody's Node went.
-    assert set(going) <= _node_names(core)
+    assert set(going) <= node_names(core)
     assert set(going) <= set(vm_uuids(day2e.world.vsphere_content())) and vms_before <= set(
         vm_uuids(day2e.world.vsphere_content())
     )
@@ -276,7 +276,7 @@ def test_2_a_retirement_that_would_break_quorum_fails_the_up_and_deletes_nothing
     assert not day2e.members.lost, day2e.members.lost
     listed_after = [day2e.members.name_of(x) for x in day2e.members.member_list() or []]
     assert listed_after == [keep]
-    assert not set(going) & _node_names(core)
+    assert not set(going) & node_names(core)
     for node in going:
         assert log.seq(rf"remove etcd member \d+ \({node}\)") < log.seq(f"delete node {node}")
     day2e.cli.run("up", "--yes", "--skip-preview", "--expect-no-changes")

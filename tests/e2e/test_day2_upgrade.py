@@ -27,7 +27,7 @@ import pytest
 from kubernetes import client
 from pyVmomi import vim
 
-from tests.e2e.test_day2 import Day2, Recorder, Steps, _items, _logged_preview, _plain, _report
+from tests.support.world.day2 import Day2, Recorder, Steps, items, logged_preview, plain, report
 from tests.support.world.kubelets import vm_uuids
 from tests.support.world.project import STACK_TEMPLATES, open_local_stack
 from tests.support.world.world import World
@@ -85,7 +85,7 @@ class Upgrade(Day2):
 
     def kubelets(self) -> dict[str, str]:
         """Node -> the kubelet version it registered with."""
-        return {n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"] for n in _items(self.core.list_node())}
+        return {n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"] for n in items(self.core.list_node())}
 
     @property
     def core(self) -> client.CoreV1Api:
@@ -100,7 +100,7 @@ class Upgrade(Day2):
             ("csi-controller", apps.read_namespaced_deployment(csi_manifest.CONTROLLER, csi_manifest.NAMESPACE)),
             ("csi-node", apps.read_namespaced_daemon_set(csi_manifest.NODE, csi_manifest.NAMESPACE)),
         ):
-            found[kind] = {str(c["image"]) for c in _plain(obj)["spec"]["template"]["spec"]["containers"]}
+            found[kind] = {str(c["image"]) for c in plain(obj)["spec"]["template"]["spec"]["containers"]}
         return found
 
     def state(self) -> tuple[set[str], set[str], list[str]]:
@@ -110,7 +110,7 @@ class Upgrade(Day2):
 
     def timed_up(self, what: str) -> tuple[Recorder, Steps, float]:
         rec, steps, took = self.up()
-        _report(what, rec, took)
+        report(what, rec, took)
         started = time.monotonic()
         self.cli.run("up", "--yes", "--skip-preview", "--expect-no-changes")  # a second `up` changes nothing
         self.timings[what] = took
@@ -208,7 +208,7 @@ def test_2_the_control_plane_moves_one_minor_one_node_at_a_time(upgrade: Upgrade
     assert len(cps) == 3 and all(old[k] != new[k] for k in cps)
     assert all(after[k] == before[k]["name"] for k in workers)
     upgrade.expected.update(dict.fromkeys(new.values(), True))
-    preview = _logged_preview(upgrade.cli)
+    preview = logged_preview(upgrade.cli)
     for k in cps:
         assert f"replace {old[k]} -> {new[k]}: " in preview and f"Kubernetes {OLD} -> {NEW}" in preview
 
@@ -254,7 +254,7 @@ def test_3_then_the_workers_move_and_roll(upgrade: Upgrade) -> None:
     assert all(old[k] != new[k] for k in workers)
     assert all(after[k] == before[k]["name"] for k in after if k not in workers)
     upgrade.expected.update(dict.fromkeys(new.values(), False))
-    preview = _logged_preview(upgrade.cli)
+    preview = logged_preview(upgrade.cli)
     for k in workers:
         assert f"replace {old[k]} -> {new[k]}: " in preview
 
