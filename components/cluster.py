@@ -10,7 +10,7 @@ import pulumi
 
 from providers.node_binding.resource import NodeBinding, NodeBindingArgs
 from providers.node_join.resource import JoinToken, JoinTokenArgs, NodeJoin, NodeJoinArgs
-from providers.node_retirement.plan import client_urls
+from providers.node_retirement.plan import ETCD_CLIENT_PORT, client_urls
 from providers.node_retirement.resource import NodeRetirement, NodeRetirementArgs
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.errors import ConfigError
@@ -274,9 +274,9 @@ class Cluster(pulumi.ComponentResource):
             # mode bootstrap: the API answers once the first control-plane node (kubeadm init) has
             # booted; its wait starts with that VM, before the other nodes' gates need the API.
             self._kube = self._kube_access(name, cfg, [vm])
-        etcd = self._etcd_access(cfg, n, vm)
+        etcd = self._etcd_access(cfg, n)
         if n.init and not etcd:
-            # mode existing without kubernetes.etcd: the program holds no etcd client credential.
+            # mode existing without kubernetes.etcd (or etcdMemberRemoval off): no etcd to reach.
             pulumi.log.info(
                 "kubernetes.etcd is not configured: a retired control-plane node is drained and its Node "
                 "deleted, but its etcd member is not removed (remove it by hand: etcdctl member remove)"
@@ -299,12 +299,12 @@ class Cluster(pulumi.ComponentResource):
         )
         return self.retirements[n.key]
 
-    def _etcd_access(self, cfg: StackConfig, n: NodePlan, vm: Any) -> dict[str, Any]:
+    def _etcd_access(self, cfg: StackConfig, n: NodePlan) -> dict[str, Any]:
         """How a control-plane node's retirement reaches etcd (NodeRetirementArgs' etcd_* fields; none
         for a worker): the stack's kubernetes.etcd, else in bootstrap mode the PKI's own etcd client
-        certificate and kubeadm's client URL (:2379) on each control-plane address known: the static
-        ones, and this node's VM's guest address by DHCP (the retirement finds the other members'
-        URLs in the member list)."""
+        certificate and kubeadm's client URL (:2379) on each static control-plane address, and by
+        DHCP on the node's own InternalIP (the retirement finds the other members' URLs in the
+        member list)."""
         if not n.is_control_plane:
             return {}
         given = cfg.kubernetes.etcd
@@ -315,15 +315,14 @@ class Cluster(pulumi.ComponentResource):
                 "etcd_client_cert": given.client_cert,
                 "etcd_client_key": given.client_key.get_secret_value() if given.client_key else None,
             }
-        if self.bootstrap is None:
+        if self.bootstrap is None or not cfg.kubernetes.etcd_member_removal:
             return {}
         pki = self.bootstrap.pki
-        static = [m.ip for m in self.nodes if m.is_control_plane]
-        endpoints: pulumi.Input[list[str]] = client_urls(static)
-        if n.ip is None:
-            endpoints = pulumi.Output.from_input(vm.default_ip_address).apply(lambda ip: client_urls([*static, ip]))
         return {
-            "etcd_endpoints": endpoints,
+            "etcd_endpoints": client_urls([m.ip for m in self.nodes if m.is_control_plane]),
+            # By DHCP the node's address is not the program's to know: the retirement reads it from
+            # the Node (not from the VM's guest address, whose every refresh would show as a change).
+            "etcd_node_client_port": ETCD_CLIENT_PORT if n.ip is None else None,
             "etcd_ca_cert": pki.etcd_ca.cert_pem,
             "etcd_client_cert": pki.etcd_client_cert_pem,
             "etcd_client_key": pki.etcd_client_key_pem,

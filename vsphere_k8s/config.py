@@ -462,6 +462,11 @@ class Kubernetes(Model):
     cluster_ca: ClusterCa | None = None
     # The control plane's etcd, for removing the member of a retired control-plane node.
     etcd: EtcdAccess | None = None
+    # mode bootstrap: the program reaches kubeadm's etcd on the control-plane nodes with its own client
+    # certificate. Off where the nodes run no etcd of kubeadm's (the e2e world's boot stack): a retired
+    # control-plane node is drained and its Node deleted, its member left alone, and a new node is
+    # admitted on its Ready Node alone.
+    etcd_member_removal: bool = True
 
     @property
     def minor(self) -> int:

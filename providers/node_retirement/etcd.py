@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from .plan import Inputs, Member, RetirementError, members_of
@@ -21,12 +22,14 @@ REMOVE_SECONDS = 20.0
 
 
 class Etcd:
-    def __init__(self, inputs: Inputs) -> None:
+    def __init__(self, inputs: Inputs, discover: Callable[[], list[str]] | None = None) -> None:
         self.endpoints = list(dict.fromkeys([*inputs.etcd_endpoints, *(inputs.etcd_member_urls or [])]))
+        # More URLs found at run time (a DHCP node's own, from its Node), asked once and only if needed.
+        self._discover = discover
         self.context: ssl.SSLContext | None = None
         self.calls = 0
         self._seen: list[Member] = []  # the last member list
-        if any(e.startswith("https://") for e in self.endpoints):
+        if inputs.etcd_ca_cert or any(e.startswith("https://") for e in self.endpoints):
             assert inputs.etcd_ca_cert and inputs.etcd_client_cert and inputs.etcd_client_key
             ctx = ssl.create_default_context(cadata=inputs.etcd_ca_cert)
             # ssl loads a key pair from files only: a private temp file, removed at once.
@@ -54,6 +57,10 @@ class Etcd:
         # Other members first (a member asked to remove itself may stop before it answers),
         # then the configured endpoints.
         others = [u for m in self._seen if not m.is_learner for u in m.client_urls if u not in avoid]
+        if self._discover is not None and not others:
+            found = self._discover()
+            self.endpoints = list(dict.fromkeys([*self.endpoints, *found]))
+            self._discover = None if found else self._discover  # none yet (no address reported): ask again
         urls = list(dict.fromkeys([*others, *self.endpoints]))
         errors = []
         for url in [u for u in urls if u not in avoid] + [u for u in urls if u in avoid]:

@@ -43,12 +43,15 @@ class Inputs(BaseModel):
     etcd_client_cert: str | None = None
     etcd_client_key: SecretStr | None = None
     etcd_member_urls: list[str] | None = None
+    # A DHCP control-plane node: its member's client URL is this port on the Node's InternalIP,
+    # read from the API at run time (an address in the program's inputs would change with a lease).
+    etcd_node_client_port: int | None = Field(default=None, ge=1, le=65535)
     ready_timeout_seconds: float = Field(default=900, gt=0)
     drain_timeout_seconds: float = Field(default=600, gt=0)
 
     @property
     def uses_etcd(self) -> bool:
-        return self.role == "control-plane" and bool(self.etcd_endpoints)
+        return self.role == "control-plane" and bool(self.etcd_endpoints or self.etcd_node_client_port)
 
 
 def parse_inputs(props: Mapping[str, Any]) -> Inputs:
@@ -162,10 +165,16 @@ def removal_refusal(members: Sequence[Member], healthy: set[str], node: str) -> 
     return member, None
 
 
-def client_urls(addresses: Sequence[str | None]) -> list[str]:
+def client_urls(addresses: Sequence[str | None], port: int = ETCD_CLIENT_PORT) -> list[str]:
     """kubeadm's etcd client URL on each control-plane address known (in order, once each)."""
     hosts = [f"[{a}]" if ":" in a else a for a in dict.fromkeys(a for a in addresses if a)]
-    return [f"https://{h}:{ETCD_CLIENT_PORT}" for h in hosts]
+    return [f"https://{h}:{port}" for h in hosts]
+
+
+def node_client_urls(raw: Mapping[str, Any] | None, port: int) -> list[str]:
+    """The etcd client URL on each InternalIP a Node reports (none before it has registered)."""
+    addresses = ((raw or {}).get("status") or {}).get("addresses") or []
+    return client_urls([str(a.get("address")) for a in addresses if a.get("type") == "InternalIP"], port)
 
 
 def caught_up(member_index: int, leader_index: int, slack: int = CAUGHT_UP_ENTRIES) -> bool:
@@ -190,6 +199,7 @@ def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:
         "etcd_ca_cert",
         "etcd_client_cert",
         "etcd_client_key",
+        "etcd_node_client_port",
         "ready_timeout_seconds",
         "drain_timeout_seconds",
     )

@@ -27,6 +27,7 @@ from .plan import (
     classify_eviction,
     diff,
     drain_timeout_message,
+    node_client_urls,
     node_ready,
     parse_inputs,
     removal_refusal,
@@ -158,7 +159,12 @@ def retire(
 def _adapters(inputs: Inputs) -> tuple[KubeSide, Etcd | None]:
     from .kube import Kube
 
-    return Kube(inputs.kubeconfig.get_secret_value()), (Etcd(inputs) if inputs.uses_etcd else None)
+    kube = Kube(inputs.kubeconfig.get_secret_value())
+    if not inputs.uses_etcd:
+        return kube, None
+    port = inputs.etcd_node_client_port
+    discover = (lambda: node_client_urls(kube.node(inputs.node_name), port)) if port else None
+    return kube, Etcd(inputs, discover)
 
 
 def _calls(what: str, kube: KubeSide, etcd: EtcdSide | None) -> str:

@@ -22,6 +22,7 @@ class NodeRetirementArgs:
     etcd_ca_cert: pulumi.Input[str] | None = None
     etcd_client_cert: pulumi.Input[str] | None = None
     etcd_client_key: pulumi.Input[str] | None = None
+    etcd_node_client_port: int | None = None  # see Inputs.etcd_node_client_port
     ready_timeout_seconds: float = 900
     drain_timeout_seconds: float = 600
 

@@ -16,11 +16,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pydantic import SecretStr
 
 from offline.program import OfflineRun, offline_config, run_program
-from offline.vsphere_fakes import VSphereMocks
 from providers.node_retirement.etcd import Etcd
-from providers.node_retirement.plan import Inputs, Member, RetirementError, client_urls
+from providers.node_retirement.plan import Inputs, Member, RetirementError, client_urls, node_client_urls
 from providers.node_retirement.provider import admit
-from vsphere_k8s.facts import VM_TYPE
 
 RETIREMENT = "pulumi-python:dynamic/kubernetes:NodeRetirement"
 
@@ -73,18 +71,44 @@ def test_control_plane_retirements_reach_etcd_with_it_in_bootstrap_mode(sim: Off
     assert key not in json.dumps(sim.exports, default=str)
 
 
-def test_a_dhcp_control_plane_node_is_reached_at_its_guest_address() -> None:
+def test_a_dhcp_control_plane_node_is_reached_at_its_nodes_address_read_at_run_time() -> None:
     raw = copy.deepcopy(offline_config("sim"))
     for zone in raw["topology"]["zones"]:
         zone["network"] = {"name": zone["network"]["name"], "mode": "dhcp", "cidr": "10.10.0.0/24"}
-    mocks = VSphereMocks()
-    base = mocks.resources[VM_TYPE]
-    guest = {"sim-cp-sim-a-0": "10.10.0.11", "sim-cp-sim-b-0": "10.10.0.12", "sim-cp-sim-c-0": "10.10.0.13"}
-    mocks.resources[VM_TYPE] = lambda a: {**base(a), "defaultIpAddress": guest.get(str(a.inputs["name"]), "")}
-    rets = _retirements(run_program(raw, stack="sim", mocks=mocks))
-    for node, ip in guest.items():
-        assert rets[node]["inputs"]["etcd_endpoints"] == [f"https://{ip}:2379"]
-        assert "etcd_client_key" in rets[node]["secret"]
+    rets = _retirements(run_program(raw, stack="sim"))
+    for ret in rets.values():
+        inputs = ret["inputs"]
+        if inputs["role"] == "control-plane":
+            # No address in the inputs (a lease may change it): the port, on the Node's InternalIP.
+            assert inputs["etcd_endpoints"] == [] and inputs["etcd_node_client_port"] == 2379
+            assert "etcd_client_key" in ret["secret"]
+        else:
+            assert not inputs.get("etcd_node_client_port")
+
+
+def test_the_node_address_is_asked_for_until_the_node_reports_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    reported: list[dict[str, Any] | None] = [None, {"status": {"addresses": [{"type": "Hostname", "address": "n"}]}}]
+    reported.append({"status": {"addresses": [{"type": "InternalIP", "address": "10.1.2.3"}]}})
+    asked: list[int] = []
+
+    def discover() -> list[str]:
+        asked.append(1)
+        return node_client_urls(reported[len(asked) - 1], 2379)
+
+    etcd = Etcd(_inputs(etcd_endpoints=[], etcd_node_client_port=2379), discover)
+    urls: list[str] = []
+
+    def post(url: str, path: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        urls.append(url)
+        return {"members": [{"ID": "1", "name": "new", "clientURLs": [url]}]}
+
+    monkeypatch.setattr(etcd, "_post", post)
+    for _ in range(2):
+        with pytest.raises(RetirementError, match="no etcd endpoint answered"):
+            etcd.members()
+    assert [m.name for m in etcd.members()] == ["new"] and urls == ["https://10.1.2.3:2379"]
+    etcd.members()
+    assert len(asked) == 3  # found once: not asked again
 
 
 def test_client_urls_are_kubeadms_port_on_each_address_once() -> None:
@@ -210,3 +234,12 @@ def test_a_removal_whose_answer_is_lost_is_checked_against_the_member_list(
     assert bodies[0] == ("/v3/cluster/member/list", {"linearizable": True}, 5.0)
     assert bodies[1] == ("/v3/cluster/member/remove", {"ID": "2"}, 20.0)
     assert [p for p, _, _ in bodies[2:]] == ["/v3/cluster/member/list"]
+
+
+def test_etcd_member_removal_off_gives_no_retirement_etcd_access() -> None:
+    raw = copy.deepcopy(offline_config("sim"))
+    raw["kubernetes"]["etcdMemberRemoval"] = False
+    for ret in _retirements(run_program(raw, stack="sim")).values():
+        inputs = ret["inputs"]
+        assert not inputs.get("etcd_endpoints") and not inputs.get("etcd_node_client_port"), inputs["node_name"]
+        assert not inputs.get("etcd_client_key")
