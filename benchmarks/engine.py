@@ -7,7 +7,9 @@ python -m benchmarks.engine --preview 100 --skip-checkpoints --noop --race   # p
 
 Parts: ``--preview`` (preview_cost: program vs engine floor, and peak RSS), ``--noop`` (noop_cost:
 second up and preview --refresh), ``--race`` (cpi_race: the real CPI, NodeBinding and the floor),
-``--hosts`` (dynamic-provider hosts for NodeBinding in the race; 1 = Pulumi's default), ``--cold``
+``--hosts`` (dynamic-provider hosts for NodeBinding in the race; 1 = Pulumi's default), ``--parallel``
+(``pulumi up --parallel`` values for NodeBinding, one run each; 0 = the default), ``--no-cpi`` (the race
+without the real CPI), ``--cold``
 (cold_start: toolchain timings).
 """
 

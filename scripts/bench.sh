@@ -5,6 +5,7 @@
 #   scripts/bench.sh --engine [--preview 10 100 --noop 10 --race 10 100 --cold ...]
 #                                                     # through the real engine on the simulated data centre
 #                                                     # (python -m benchmarks.engine --help; hours at full size)
+#   .venv/bin/python -m benchmarks.up_floor 0 1 500 --skip-checkpoints   # the floor of `pulumi up` itself
 # Takes about 75 s on 2 idle cores (plus setup on a fresh machine). Not part of CI (only small smoke tests are).
 set -euo pipefail
 cd "$(dirname "$0")/.."
