@@ -19,6 +19,7 @@ from typing import Any
 from .plan import Inputs, Member, RetirementError, members_of
 
 REMOVE_SECONDS = 20.0
+UNAVAILABLE_ROUNDS = 5  # about 10 s of rounds while every member answers 503
 
 
 class Etcd:
@@ -28,6 +29,7 @@ class Etcd:
         self._discover = discover
         self.context: ssl.SSLContext | None = None
         self.calls = 0
+        self.sleep: Callable[[float], None] = time.sleep
         self._seen: list[Member] = []  # the last member list
         if inputs.etcd_ca_cert or any(e.startswith("https://") for e in self.endpoints):
             assert inputs.etcd_ca_cert and inputs.etcd_client_cert and inputs.etcd_client_key
@@ -62,12 +64,19 @@ class Etcd:
             self.endpoints = list(dict.fromkeys([*self.endpoints, *found]))
             self._discover = None if found else self._discover  # none yet (no address reported): ask again
         urls = list(dict.fromkeys([*others, *self.endpoints]))
-        errors = []
-        for url in [u for u in urls if u not in avoid] + [u for u in urls if u in avoid]:
-            try:
-                return self._post(url, path, body, timeout)
-            except (urllib.error.URLError, OSError, ValueError) as e:
-                errors.append(f"{url}: {e}")
+        errors: list[str] = []
+        for attempt in range(UNAVAILABLE_ROUNDS):
+            errors, unavailable = [], False
+            for url in [u for u in urls if u not in avoid] + [u for u in urls if u in avoid]:
+                try:
+                    return self._post(url, path, body, timeout)
+                except (urllib.error.URLError, OSError, ValueError) as e:
+                    errors.append(f"{url}: {e}")
+                    unavailable |= isinstance(e, urllib.error.HTTPError) and e.code == 503
+            if not unavailable:
+                break
+            # 503: etcd's Unavailable, e.g. electing a leader after the last one was removed: ask again.
+            self.sleep(1.0 + attempt)
         raise RetirementError(f"no etcd endpoint answered {path}: {'; '.join(errors)}")
 
     def members(self) -> list[Member]:

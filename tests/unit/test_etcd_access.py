@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+import urllib.error
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -243,3 +245,27 @@ def test_etcd_member_removal_off_gives_no_retirement_etcd_access() -> None:
         inputs = ret["inputs"]
         assert not inputs.get("etcd_endpoints") and not inputs.get("etcd_node_client_port"), inputs["node_name"]
         assert not inputs.get("etcd_client_key")
+
+
+def test_an_unavailable_etcd_is_asked_again_a_refused_endpoint_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 503 (etcd electing a leader after the last one was removed) passes; a refused connection is a member down.
+    etcd = Etcd(_inputs(etcd_endpoints=["http://a:2379", "http://gone:2379"]))
+    slept: list[float] = []
+    etcd.sleep = slept.append
+    answers = iter([503, 503, 200])
+
+    def post(url: str, path: str, body: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+        if url == "http://gone:2379":
+            raise OSError("connection refused")
+        if next(answers) == 503:
+            raise urllib.error.HTTPError(url, 503, "Service Unavailable", Message(), None)
+        return {"members": [{"ID": "1", "name": "a", "clientURLs": [url]}]}
+
+    monkeypatch.setattr(etcd, "_post", post)
+    assert [m.name for m in etcd.members()] == ["a"] and slept == [1.0, 2.0]
+    refused = Etcd(_inputs(etcd_endpoints=["http://gone:2379"]))
+    refused.sleep = slept.append
+    monkeypatch.setattr(refused, "_post", post)
+    with pytest.raises(RetirementError, match="connection refused"):
+        refused.members()
+    assert slept == [1.0, 2.0]
