@@ -110,9 +110,9 @@ def test_cost_at_three_control_plane_nodes_and_thirty_workers() -> None:
     old = _cluster()
     new = _with(_with(old, "cp", template="t2"), "w", template="t2")
     c = cost(plan_roll(old, new), pods_per_node=10)
-    # 33 creates (1 Ready poll each) + 33 retirements of 15 calls (10 evictions); etcd: 3 x 2 + 3 x 8.
+    # 33 creates (1 Ready poll each) + 33 retirements of 15 calls (10 evictions); etcd: 3 x 3 + 3 x 8.
     assert c.api_calls == 33 + 33 * 15
-    assert c.etcd_calls == 3 * 2 + 3 * (1 + 6 + 1)
+    assert c.etcd_calls == 3 * 3 + 3 * (1 + 6 + 1)
     assert c.sequential_batches == 66
 
 

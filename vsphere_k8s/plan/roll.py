@@ -395,14 +395,15 @@ class Cost:
 def cost(plan: RollPlan, pods_per_node: int, ready_polls: int = 1) -> Cost:
     """Calls per retired node: GET + PATCH (cordon), LIST pods, an eviction per pod, a LIST per
     drain poll (one when pods leave at once), DELETE node; per created node: ``ready_polls`` GETs.
-    A control-plane retirement adds member list, status of each member, member remove (etcd)."""
+    A control-plane admission adds member list, its member's and the leader's status (etcd); a
+    retirement member list, status of each member (at most the peak), member remove."""
     api = etcd = 0
     for step in plan.steps:
         for _name in step.names:
             if step.verb == "create":
                 api += ready_polls
                 if step.pool == CONTROL_PLANE:
-                    etcd += 2  # member list + status of the new member
+                    etcd += 3  # member list, the new member's status, the leader's (to compare raft indexes)
             else:
                 api += 2 + 1 + pods_per_node + 1 + 1
                 if step.pool == CONTROL_PLANE:
