@@ -5,20 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
+from providers.kube_raw import MERGE_PATCH, RawApi, load_api_client
 
 from .plan import PodView, RetirementError, pod_view
 
 
 class Kube:
-    def __init__(self, kubeconfig: str) -> None:
-        from kubernetes import client, config
+    """Raw requests (providers.kube_raw): no ``CoreV1Api`` import with its validators to build."""
 
-        try:
-            api_client = config.new_client_from_config_dict(yaml.safe_load(kubeconfig))  # type: ignore[no-untyped-call]
-        except Exception as exc:  # the loader raises many types; none may echo the secret
-            raise RetirementError(f"the kubeconfig cannot be loaded ({type(exc).__name__})") from None
-        self.core = client.CoreV1Api(api_client)
+    def __init__(self, kubeconfig: str) -> None:
+        self.api = RawApi(
+            load_api_client(kubeconfig, lambda why: RetirementError(f"the kubeconfig cannot be loaded ({why})"))
+        )
         self.calls = 0
 
     def node(self, name: str) -> dict[str, Any] | None:
@@ -26,7 +24,7 @@ class Kube:
 
         self.calls += 1
         try:
-            raw: Any = self.core.read_node(name, _preload_content=False)
+            raw: Any = self.api.send("GET", "/api/v1/nodes/{name}", path_params={"name": name})
         except ApiException as e:
             if e.status == 404:
                 return None
@@ -36,11 +34,12 @@ class Kube:
 
     def cordon(self, name: str) -> None:
         self.calls += 1
-        self.core.patch_node(name, {"spec": {"unschedulable": True}})
+        patch = {"spec": {"unschedulable": True}}
+        self.api.send("PATCH", "/api/v1/nodes/{name}", path_params={"name": name}, body=patch, content_type=MERGE_PATCH)
 
     def pods_on(self, name: str) -> list[PodView]:
         self.calls += 1
-        raw: Any = self.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={name}", _preload_content=False)
+        raw: Any = self.api.send("GET", "/api/v1/pods", query=[("fieldSelector", f"spec.nodeName={name}")])
         return [pod_view(p) for p in json.loads(raw.data).get("items") or []]
 
     def evict(self, pod: PodView) -> tuple[int, str]:
@@ -54,7 +53,8 @@ class Kube:
             "metadata": {"name": pod.name, "namespace": pod.namespace},
         }
         try:
-            self.core.create_namespaced_pod_eviction(pod.name, pod.namespace, body)  # type: ignore[arg-type]
+            path = "/api/v1/namespaces/{namespace}/pods/{name}/eviction"
+            self.api.send("POST", path, path_params={"namespace": pod.namespace, "name": pod.name}, body=body)
         except ApiException as e:
             return int(e.status or 0), str(e.body or "")
         return 201, ""
@@ -64,7 +64,7 @@ class Kube:
 
         self.calls += 1
         try:
-            self.core.delete_node(name)
+            self.api.send("DELETE", "/api/v1/nodes/{name}", path_params={"name": name})
         except ApiException as e:
             if e.status != 404:
                 raise

@@ -11,6 +11,7 @@ import kubernetes_validate
 import pytest
 
 from offline.program import offline_config
+from tests.support.stacks import at_version
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.errors import ConfigError
 from vsphere_k8s.loader import load
@@ -30,7 +31,7 @@ def schema_version(minor: int) -> str:
 def stack(name: str = "prod", version: str | None = None, **changes: Any) -> StackConfig:
     raw = offline_config(name)
     if version is not None:
-        raw["kubernetes"]["version"] = version
+        at_version(raw, version)
     raw.update(changes)
     return load(raw, stack=name)
 

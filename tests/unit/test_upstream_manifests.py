@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from offline.program import offline_config
+from tests.support.stacks import at_version
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.loader import load
 from vsphere_k8s.manifests import cpi, csi, images
@@ -160,7 +161,7 @@ UPSTREAM_CSI_CONTROLLER_RULES = [
 def _stack_for(version: str, **csi_settings: Any) -> StackConfig:
     high = UPSTREAM_CSI_RANGES[version][1]
     raw = offline_config("prod")
-    raw["kubernetes"]["version"] = f"1.{high}.0"
+    at_version(raw, f"1.{high}.0")
     raw["csi"] = {**raw.get("csi", {}), "version": version, **csi_settings}
     raw["csi"].pop("controllerReplicas", None)
     return load(raw, stack="prod")
@@ -277,7 +278,7 @@ def _subjects(binding: dict[str, Any]) -> list[tuple[str, str, str | None]]:
 
 def _cpi_stack(**cpi_settings: Any) -> StackConfig:
     raw = offline_config("prod")
-    raw["kubernetes"]["version"] = "1.36.3"
+    at_version(raw, "1.36.3")
     raw["cpi"] = {**raw.get("cpi", {}), **cpi_settings}
     return load(raw, stack="prod")
 

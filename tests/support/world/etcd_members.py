@@ -269,13 +269,7 @@ class EtcdMembers:
         m.process = self._process(m, ",".join([*peers, f"{name}={m.peer_url}"]), "existing")
         m.process.start()
 
-    def poll_once(self) -> None:
-        listed = self.member_list()
-        now = time.monotonic()
-        if listed is None:
-            with self._lock:
-                self.unanswered += 1
-            return
+    def _sample(self, listed: list[dict[str, Any]], now: float) -> tuple[Sample, list[str], dict[str, bool]]:
         names = [self.name_of(x) for x in listed]
         health = {}
         for x, name in zip(listed, names, strict=True):
@@ -283,6 +277,25 @@ class EtcdMembers:
             health[name] = bool(urls) and self.gateway.healthy(str(urls[0]))
         voters = [n for x, n in zip(listed, names, strict=True) if not x.get("isLearner")]
         sample = Sample(now, len(listed), len(voters), sum(health[n] for n in voters), tuple(sorted(names)))
+        return sample, voters, health
+
+    def poll_once(self) -> None:
+        listed = self.member_list()
+        now = time.monotonic()
+        if listed is None:
+            with self._lock:
+                self.unanswered += 1
+            return
+        sample, voters, health = self._sample(listed, now)
+        if not sample.has_quorum:
+            # The list and the health checks are not one read: a member removed (and shutting down)
+            # between them looks like a sick voter. Read both again before calling it a loss.
+            again = self.member_list()
+            listed_ids = {str(x["ID"]) for x in listed}
+            if again is not None and {str(x["ID"]) for x in again} < listed_ids:
+                listed = again
+                sample, voters, health = self._sample(listed, now)
+        names = [self.name_of(x) for x in listed]
         for name in voters:
             self._note(f"etcd-voter {name}")
         with self._lock:
