@@ -93,6 +93,7 @@ class NodeAgent:
     addresses: dict[str, str] = field(default_factory=dict)  # VM name -> the address its guest reports
     # The kubelet's version on a VM: what its template installed (kubelet_version_in_vcsim).
     kubelet_version: Callable[[str], str] = lambda _vm: ""
+    list_vm_ids: Callable[[], dict[str, str]] | None = None  # VM name -> managed object id
     log_path: Path | None = None
     interval: float = 0.5
     registered: list[str] = field(default_factory=list)
@@ -130,10 +131,14 @@ class NodeAgent:
         if not wanted:
             return
         vms = self.list_vms()
+        # A machine is its UUID and its managed object id: a VM destroyed and cloned again under its
+        # name between two polls keeps vcsim's path-derived UUID but gets a new id.
+        ids = self.list_vm_ids() if self.list_vm_ids else {}
+        machine = {n: f"{u}/{ids.get(n, '')}" for n, u in vms.items()}
         for gone in [n for n in self._registered_uuid if n not in vms]:
             del self._registered_uuid[gone]
         for name, control_plane in wanted.items():
-            if name not in vms or self._registered_uuid.get(name) == vms[name]:
+            if name not in vms or self._registered_uuid.get(name) == machine[name]:
                 continue
             ip = self.addresses.setdefault(name, f"10.10.0.{100 + len(self.addresses)}")
             try:
@@ -151,7 +156,7 @@ class NodeAgent:
                     if e.status != 409:
                         self._error(name, f"{e.status} {e.reason}: {e.body}")
                     continue
-            self._registered_uuid[name] = vms[name]
+            self._registered_uuid[name] = machine[name]
             if name not in self.registered:
                 self.registered.append(name)
             self._log(f"registered node {name} (VM BIOS UUID {vms[name]}, guest address {ip})")
@@ -164,7 +169,7 @@ class NodeAgent:
                 self._error("agent", repr(e))
 
 
-def vm_uuids(content: Any) -> dict[str, str]:
+def vm_uuids(content: Any, *, with_ids: bool = False) -> dict[str, str]:
     """Name -> BIOS UUID of every powered-on VM (a kubelet runs only once its guest has booted),
     in one PropertyCollector read over a container view."""
     view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
@@ -191,10 +196,15 @@ def vm_uuids(content: Any) -> dict[str, str]:
         for obj in content.propertyCollector.RetrieveContents([spec]) or []:
             props = {p.name: p.val for p in obj.propSet}
             if props.get("runtime.powerState") == "poweredOn" and props.get("config.uuid"):
-                found[str(props["name"])] = str(props["config.uuid"])
+                found[str(props["name"])] = str(obj.obj._moId) if with_ids else str(props["config.uuid"])
         return found
     finally:
         view.Destroy()
+
+
+def vm_ids(content: Any) -> dict[str, str]:
+    """Name -> managed object id of every powered-on VM (tells a re-made VM from the one before)."""
+    return vm_uuids(content, with_ids=True)
 
 
 def report_guest_to_vcsim(content: Any, vm_name: str, ip: str) -> None:
