@@ -12,6 +12,7 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from providers.node_binding.kube import KubeNodes, NodeApi
+from tests.support.fake_rest import FakeRest, faked_client
 
 KUBECONFIG = yaml.safe_dump(
     {
@@ -101,33 +102,10 @@ def test_an_old_list_is_read_again(adapter: tuple[KubeNodes, FakeApi]) -> None:
     assert [c for c in api.calls if c == ("list", None)] == [("list", None), ("list", None)]
 
 
-class FakeRest:
-    """The ApiClient's REST layer: records each request, answers with a stored status and body."""
-
-    def __init__(self, status: int = 200, body: dict[str, Any] | None = None) -> None:
-        self.status, self.body = status, body or {}
-        self.requests: list[dict[str, Any]] = []
-
-    def request(self, method: str, url: str, headers: Any = None, body: Any = None, **_: Any) -> Any:
-        from kubernetes.client.rest import RESTResponse
-
-        self.requests.append({"method": method, "url": url, "headers": dict(headers or {}), "body": body})
-        raw = SimpleNamespace(
-            status=self.status, reason="R", data=json.dumps(self.body).encode(), headers={}, getheaders=dict
-        )
-        return RESTResponse(raw)
-
-
 @pytest.fixture
 def rest() -> tuple[NodeApi, FakeRest]:
-    from kubernetes.client import ApiClient, Configuration
-
-    config = Configuration(host="https://api.example:6443", api_key={"BearerToken": "t"})
-    config.api_key_prefix["BearerToken"] = "Bearer"
-    client = ApiClient(config)
     fake = FakeRest(body={"items": []})
-    client.rest_client = fake  # type: ignore[assignment]  # the REST layer, faked
-    return NodeApi(client), fake
+    return NodeApi(faked_client(fake)), fake
 
 
 def test_node_api_lists_pages_with_limit_and_continue(rest: tuple[NodeApi, FakeRest]) -> None:

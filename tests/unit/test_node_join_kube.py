@@ -4,23 +4,17 @@ API server sees, what a 404 or 409 means, and that a bad kubeconfig's error carr
 from __future__ import annotations
 
 import pytest
-from kubernetes.client import ApiClient, Configuration
 
 from providers.kube_raw import RawApi
 from providers.node_join import kube
 from providers.node_join.plan import TOKEN_NAMESPACE, JoinError, token_secret_name
-from tests.unit.test_node_binding_kube import FakeRest
-
-HOST = "https://api.example:6443"
+from tests.support.fake_rest import HOST, FakeRest, faked_client
 
 
 @pytest.fixture
 def rest() -> tuple[RawApi, FakeRest]:
-    config = Configuration(host=HOST, api_key={"BearerToken": "t"})
-    config.api_key_prefix["BearerToken"] = "Bearer"
-    client = ApiClient(config)
     fake = FakeRest(body={"spec": {"providerID": "vsphere://4201"}})
-    client.rest_client = fake  # type: ignore[assignment]  # the REST layer, faked
+    client = faked_client(fake)
     return RawApi(client), fake
 
 

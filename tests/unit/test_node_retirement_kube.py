@@ -6,24 +6,18 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from kubernetes.client import ApiClient, Configuration
 from kubernetes.client.exceptions import ApiException
 
 from providers.kube_raw import RawApi
 from providers.node_retirement.kube import Kube
 from providers.node_retirement.plan import PodView, RetirementError
-from tests.unit.test_node_binding_kube import FakeRest
-
-HOST = "https://api.example:6443"
+from tests.support.fake_rest import HOST, FakeRest, faked_client
 
 
 @pytest.fixture
 def rest() -> tuple[Kube, FakeRest]:
-    config = Configuration(host=HOST, api_key={"BearerToken": "t"})
-    config.api_key_prefix["BearerToken"] = "Bearer"
-    client = ApiClient(config)
     fake = FakeRest(body={"items": [], "metadata": {"name": "w-0"}})
-    client.rest_client = fake  # type: ignore[assignment]  # the REST layer, faked
+    client = faked_client(fake)
     kube = Kube.__new__(Kube)  # the kubeconfig loading is tested below
     kube.api, kube.calls = RawApi(client), 0
     return kube, fake
