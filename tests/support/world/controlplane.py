@@ -148,7 +148,9 @@ class ControlPlane:
                 f"--cert-dir={self.workdir / 'kcm-certs'}",
                 # No cloud controllers here: the vSphere CPI runs as its own process.
                 "--cloud-provider=external",
-                "--controllers=*,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
+                # bootstrapsigner (off by default, on in kubeadm's kcm manifest) signs kube-public/cluster-info
+                # for each bootstrap token: kubeadm join's token discovery needs the signature.
+                "--controllers=*,bootstrapsigner,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
                 # kwok's heartbeats come every few seconds; on a loaded 2-core CI machine a late one
                 # must not make a node NotReady (the CPI deletes NotReady nodes whose VM is gone).
                 "--node-monitor-grace-period=120s",
