@@ -30,8 +30,9 @@ class Bootstrap(pulumi.ComponentResource):
         cfg = args.config
         nodes = list(args.nodes)
         inits = [n.key for n in nodes if n.init]
-        if len(inits) != 1:
-            raise ValueError(f"exactly one node must run kubeadm init, got {len(inits)}: {', '.join(inits) or 'none'}")
+        # None once the cluster runs and its init VM was replaced (vsphere_k8s.plan.nodes.init_slot).
+        if len(inits) > 1:
+            raise ValueError(f"at most one node may run kubeadm init, got {len(inits)}: {', '.join(inits)}")
         self.endpoint = api_endpoint(cfg, nodes)  # host:port, checked before anything is created
         self.pki = Pki(f"{name}-pki", PkiArgs(cfg, [n.key for n in nodes]), pulumi.ResourceOptions(parent=self))
         ttl = cfg.kubernetes.join_token_ttl_minutes

@@ -8,10 +8,12 @@ from typing import Any
 
 import pulumi
 
+from providers.kubeadm_config.resource import ClusterAddons, ClusterAddonsArgs, ClusterVersion, ClusterVersionArgs
 from providers.node_binding.resource import NodeBinding, NodeBindingArgs
 from providers.node_join.resource import JoinToken, JoinTokenArgs, NodeJoin, NodeJoinArgs
 from providers.node_retirement.plan import ETCD_CLIENT_PORT, client_urls
 from providers.node_retirement.resource import NodeRetirement, NodeRetirementArgs
+from vsphere_k8s import versions
 from vsphere_k8s.config import StackConfig
 from vsphere_k8s.errors import ConfigError
 from vsphere_k8s.plan import skew
@@ -74,8 +76,16 @@ class Cluster(pulumi.ComponentResource):
             # the site's own provisioning carries the join), so their user-data only names the host.
             user_data = hostname_only_user_data(self.nodes)
         self._kube: KubeAccess | None = None
-        if self.bootstrap is None:  # the cluster is there already: its API does not wait for the VMs
+        # The cluster is there already (mode existing, or a bootstrap stack that ran before): its API
+        # does not wait for the VMs.
+        if self.bootstrap is None or args.previous_slots:
             self._kube = self._kube_access(name, cfg, [])
+        self.cluster_version: ClusterVersion | None = None
+        before: dict[str, list[pulumi.Resource]] = {}
+        if self.bootstrap is not None and args.previous_slots:
+            # A joining control-plane node's kubeadm takes the cluster's recorded version: move it first.
+            self.cluster_version = self._cluster_version(name, cfg)
+            before = {n.key: [self.cluster_version] for n in self.nodes if n.is_control_plane and not n.init}
         # The engine runs a roll in order through dependencies: a rolling slot's new VM waits for the
         # previous batch's nodes (their NodeRetirements: Ready), and every retirement depends on the
         # previous batch's, so the engine's deletes (after every create, in reverse) retire batch by batch.
@@ -104,6 +114,7 @@ class Cluster(pulumi.ComponentResource):
                     after={k: v for k, v in chain.items() if k in rolling},
                     gate=lambda n, vm: self._retirement(name, cfg, n, vm, [gates[s] for s in chain.get(n.key, ())]),
                     gates=gates,
+                    before=before,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -114,6 +125,21 @@ class Cluster(pulumi.ComponentResource):
         assert self._kube is not None  # made with the first control-plane node's retirement at the latest
         self.kube = self._kube
         self._outputs["kubeconfig"] = self.kube.kubeconfig
+        self.addons: ClusterAddons | None = None
+        if self.bootstrap is not None:
+            if self.cluster_version is None:  # a new cluster: kubeadm init records its version
+                self.cluster_version = self._cluster_version(name, cfg)
+            # kubeadm's kube-proxy and CoreDNS, which only `kubeadm upgrade apply` would move: once every
+            # control-plane node runs the version (kube-proxy no newer than the API servers), as the CPI.
+            self.addons = ClusterAddons(
+                f"{name}-kubeadm-addons",
+                ClusterAddonsArgs(
+                    kubeconfig=self.kube.kubeconfig,
+                    kubernetes_version=cfg.kubernetes.version,
+                    coredns_version=versions.COREDNS.get(cfg.kubernetes.minor),
+                ),
+                pulumi.ResourceOptions(parent=self, depends_on=[self.kube.ready, *self._control_plane_gates()]),
+            )
         self.cloud_provider = CloudProvider(
             f"{name}-cloud-provider",
             # The CPI is a cloud-controller-manager, never newer than the API servers it talks to: on a
@@ -242,6 +268,18 @@ class Cluster(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
+    def _cluster_version(self, name: str, cfg: StackConfig) -> ClusterVersion:
+        assert self._kube is not None
+        return ClusterVersion(
+            f"{name}-kubeadm-version",
+            ClusterVersionArgs(
+                kubeconfig=self._kube.kubeconfig,
+                kubernetes_version=cfg.kubernetes.version,
+                timeout_seconds=cfg.kubernetes.api_ready_timeout_seconds,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[self._kube.ready]),
+        )
+
     def _control_plane_gates(self) -> list[NodeRetirement]:
         return [self.retirements[n.key] for n in self.nodes if n.is_control_plane and n.key in self.retirements]
 
@@ -257,8 +295,6 @@ class Cluster(pulumi.ComponentResource):
         have = skew.running_versions(old)
         want = skew.versions_of(cfg)
         issues = [*(skew.upgrade_issues(have, want) if have else ()), *plan.issues]
-        if have and cfg.kubernetes.mode == "bootstrap":
-            issues += skew.bootstrap_upgrade_issues(have, want)
         if issues:
             raise pulumi.RunError(ConfigError(issues, pulumi.get_stack()).render())
         if not plan.changes_nothing:

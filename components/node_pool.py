@@ -43,6 +43,8 @@ class NodePoolArgs:
     # drained on delete), kept in ``gates`` (shared by every pool: the workers wait for the control plane).
     gate: Callable[[NodePlan, vsphere.VirtualMachine], pulumi.Resource] | None = None
     gates: dict[str, pulumi.Resource] = field(default_factory=dict)
+    # slot -> what else its VM waits for (bootstrap: a joining control plane, the cluster's recorded version).
+    before: Mapping[str, Sequence[pulumi.Resource]] = field(default_factory=dict)
     # A region spanning vCenters has a tag in each: (vCenter, region) -> that vCenter's tag id.
     region_tags_in: Mapping[tuple[str, str], pulumi.Input[str]] = field(default_factory=dict)
 
@@ -142,7 +144,11 @@ class NodePool(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.providers[node.vcenter],
-                depends_on=[*args.depends_on, *(args.gates[s] for s in args.after.get(node.key, ()))],
+                depends_on=[
+                    *args.depends_on,
+                    *args.before.get(node.key, ()),
+                    *(args.gates[s] for s in args.after.get(node.key, ())),
+                ],
                 additional_secret_outputs=["extra_config"],
                 # A new name is a new machine (the slot's generation moved: vsphere_k8s/plan/nodes.py),
                 # created before the old one is retired and deleted; never a rename in place.

@@ -17,6 +17,7 @@ _HOLDERS = (
     ("providers.node_binding.vcenter", "forget_snapshots"),
     ("providers.node_binding.kube", "_forget_clients"),
     ("providers.node_join.kube", "_forget_clients"),
+    ("providers.kubeadm_config.kube", "_forget_clients"),
     ("providers.vcenter.connection", "_forget_connections"),
 )
 

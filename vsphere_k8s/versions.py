@@ -54,3 +54,19 @@ def calico_manifest_url(version: str) -> str:
 def cilium_cli_url(arch: str = "amd64") -> str:
     base = f"https://github.com/cilium/cilium-cli/releases/download/{CILIUM_CLI_VERSION}"
     return f"{base}/cilium-linux-{arch}.tar.gz"
+
+
+# The CoreDNS release kubeadm of each minor deploys (`CoreDNSVersion` in kubeadm's constants at
+# v1.29.0, v1.30.0, v1.31.0, v1.32.0, v1.33.0, v1.34.4, v1.35.4, v1.36.3): what `kubeadm upgrade
+# apply` of that minor would move a cluster's CoreDNS to. (kubeadm's default Corefile is the same
+# text from 1.32 on; 1.32 added a cache rule that older Corefiles simply lack.)
+COREDNS: dict[int, str] = {
+    29: "v1.11.1",
+    30: "v1.11.1",
+    31: "v1.11.1",
+    32: "v1.11.3",
+    33: "v1.12.0",
+    34: "v1.12.1",
+    35: "v1.13.1",
+    36: "v1.14.2",
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -187,6 +188,20 @@ def node_ready(raw: Mapping[str, Any]) -> tuple[bool, str]:
             ok = cond.get("status") == "True"
             return ok, "Ready" if ok else f"Ready={cond.get('status')}: {cond.get('message', '')}"[:200]
     return False, "no Ready condition yet"
+
+
+def kubelet_mismatch(raw: Mapping[str, Any], node: str, want: str) -> str | None:
+    """Why a Ready node is not the machine its pool asks for: its kubelet reports another release than
+    ``want`` (the template does not carry that version). None when it matches, or when the kubelet
+    reports no release (a build's suffix, "+vmware.1" or "-eks-...", is not compared)."""
+    reported = str(((raw.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion") or "")
+    found = re.match(r"^v?(\d+\.\d+\.\d+)", reported)
+    if not want or found is None or found.group(1) == want:
+        return None
+    return (
+        f"node {node} runs kubelet {reported}, but its pool asks for {want}: the node's template does not carry "
+        "that release (see docs/node-templates.md); the roll stops here, before any old node is retired"
+    )
 
 
 def diff(olds: Mapping[str, Any], news: Mapping[str, Any]) -> list[str]:

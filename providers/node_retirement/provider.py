@@ -27,6 +27,7 @@ from .plan import (
     classify_eviction,
     diff,
     drain_timeout_message,
+    kubelet_mismatch,
     node_client_urls,
     node_ready,
     parse_inputs,
@@ -91,6 +92,8 @@ def admit(
     while True:
         raw = kube.node(name)
         ok, why = node_ready(raw) if raw is not None else (False, "not registered yet")
+        if ok and raw is not None and (wrong := kubelet_mismatch(raw, name, inputs.kubernetes_version)):
+            raise RetirementError(wrong)  # waiting does not change a machine's kubelet
         if ok and etcd is not None:
             try:
                 ok, why = _member_admitted(name, etcd)

@@ -161,6 +161,18 @@ def test_admit_waits_for_ready_and_times_out_naming_why() -> None:
     assert "etcd member 10 caught up" in reason
 
 
+def test_admit_refuses_a_node_whose_kubelet_is_not_its_pools_release() -> None:
+    kube = FakeKube([])
+    kube.nodes["n1"]["status"] = {**READY["status"], "nodeInfo": {"kubeletVersion": "v1.35.2"}}
+    with pytest.raises(RetirementError, match=r"node n1 runs kubelet v1\.35\.2, but its pool asks for 1\.36\.3"):
+        admit(_inputs(kubernetes_version="1.36.3"), kube, None)
+    assert admit(_inputs(kubernetes_version="1.35.2"), kube, None) == "Ready"
+    kube.nodes["n1"]["status"]["nodeInfo"] = {"kubeletVersion": "v1.36.3+vmware.1"}  # a vendor's build
+    assert admit(_inputs(kubernetes_version="1.36.3"), kube, None) == "Ready"
+    kube.nodes["n1"]["status"]["nodeInfo"] = {"kubeletVersion": ""}  # reports none: not judged
+    assert admit(_inputs(kubernetes_version="1.36.3"), kube, None) == "Ready"
+
+
 def test_check_refuses_a_skipped_minor_from_the_slots_state() -> None:
     news = {"node_name": "n1-b", "role": "worker", "kubeconfig": "x", "kubernetes_version": "1.36.0"}
     olds = {**news, "node_name": "n1-a", "kubernetes_version": "1.34.2"}

@@ -13,7 +13,6 @@ from vsphere_k8s.loader import load
 from vsphere_k8s.plan.roll import NodeSpec
 from vsphere_k8s.plan.skew import (
     Versions,
-    bootstrap_upgrade_issues,
     config_issues,
     issues,
     running_versions,
@@ -111,9 +110,3 @@ def test_a_control_plane_two_minors_ahead_of_what_runs_is_refused() -> None:
     ]
 
 
-def test_bootstrap_mode_refuses_any_control_plane_move_but_not_a_pools() -> None:
-    have = Versions("1.35.2", {"w": "1.34.0"})
-    (msg,) = _msgs(bootstrap_upgrade_issues(have, Versions("1.35.4", {"w": "1.34.0"})))
-    assert msg.startswith("kubernetes.version: the control plane runs 1.35.2; moving it to 1.35.4")
-    assert "ClusterConfiguration" in msg
-    assert _msgs(bootstrap_upgrade_issues(have, Versions("1.35.2", {"w": "1.35.2"}))) == []

@@ -95,17 +95,58 @@ def test_the_cpi_moves_after_every_control_plane_node_is_ready(at_135: dict[str,
     assert not {r.urn for r in regs if "-retire-general-" in r.name} & set(daemonset.dependencies)
 
 
-def test_a_control_plane_bump_in_bootstrap_mode_is_refused_not_rolled() -> None:
+def _by_suffix(run: OfflineRun, suffix: str) -> Any:
+    (found,) = [r for r in run.recording.registrations.values() if r.name.endswith(suffix)]
+    return found
+
+
+def _steps(run: OfflineRun) -> dict[str, str]:
+    (boot,) = [r for r in run.recording.registrations.values() if r.type == "vsphere-k8s:bootstrap:Bootstrap"]
+    return dict(boot.component_outputs["steps"])
+
+
+def test_a_new_bootstrap_cluster_has_one_init_node_that_waits_for_nothing_of_kubeadms() -> None:
+    run = _run(_config("1.35.2", mode="bootstrap"))
+    slots = run.exports["nodeSlots"]
+    assert [k for k, s in slots.items() if s.get("init")] == ["cp-sim-a-0"]
+    assert _steps(run)["cp-sim-a-0"] == "init"
+    version = _by_suffix(run, "-kubeadm-version")
+    assert version.inputs["kubernetes_version"] == "1.35.2"
+    vms = {r.name: r for r in run.recording.of_type(VM_TYPE)}
+    # A first up: no VM waits for the recorded version (kubeadm init writes it).
+    assert not [n for n, vm in vms.items() if version.urn in vm.dependencies]
+    again = _run(_config("1.35.2", mode="bootstrap"), dict(slots))
+    assert again.exports["nodeSlots"] == slots and _steps(again) == _steps(run)
+
+
+def test_a_control_plane_bump_in_bootstrap_mode_rolls_every_node_in_by_join() -> None:
     at_135 = dict(_run(_config("1.35.2", mode="bootstrap")).exports["nodeSlots"])
-    with pytest.raises(
-        Exception,
-        match=r"kubernetes\.version: the control plane runs 1\.35\.2; moving it to 1\.36\.3 in mode: bootstrap is not",
-    ):
-        _run(_config("1.36.3", workers="1.35.2", mode="bootstrap"), at_135)
-    # A worker pool's kubelets may still move (up to the control plane's version).
+    run = _run(_config("1.36.3", workers="1.35.2", mode="bootstrap"), at_135)
+    slots = run.exports["nodeSlots"]
+    cp = {k for k in slots if k.startswith("cp-")}
+    assert {k for k in slots if slots[k]["name"] != at_135[k]["name"]} == cp
+    # No second kubeadm init: the init slot's new VM joins the running cluster like the others.
+    assert not [k for k, s in slots.items() if s.get("init")]
+    assert {_steps(run)[k] for k in cp} == {"join-control-plane"}
+    version = _by_suffix(run, "-kubeadm-version")
+    assert version.inputs["kubernetes_version"] == "1.36.3"
+    for vm in run.recording.of_type(VM_TYPE):
+        joins_cp = vm.inputs["name"] in {slots[k]["name"] for k in cp}
+        assert (version.urn in vm.dependencies) == joins_cp, vm.inputs["name"]
+    addons = _by_suffix(run, "-kubeadm-addons")
+    assert addons.inputs["kubernetes_version"] == "1.36.3" and addons.inputs["coredns_version"] == "v1.14.2"
+    cp_gates = {r.urn for r in run.recording.registrations.values() if "-retire-cp-" in r.name}
+    assert len(cp_gates) == 3 and cp_gates <= set(addons.dependencies)
+    # Once the roll is done its record has no init node, and nothing changes on the next run.
+    again = _run(_config("1.36.3", workers="1.35.2", mode="bootstrap"), dict(slots))
+    assert again.exports["nodeSlots"] == slots
+
+
+def test_a_pool_moves_to_the_control_planes_version_in_bootstrap_mode() -> None:
     at_mixed = dict(_run(_config("1.35.2", workers="1.34.9", mode="bootstrap")).exports["nodeSlots"])
     run = _run(_config("1.35.2", mode="bootstrap"), at_mixed)
     slots = run.exports["nodeSlots"]
     assert {k for k in slots if slots[k]["name"] != at_mixed[k]["name"]} == {
         k for k in slots if k.startswith("general-")
     }
+    assert _steps(run)["cp-sim-a-0"] == "init"  # the init VM stays: so does its user-data

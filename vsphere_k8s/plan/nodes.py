@@ -12,6 +12,11 @@ components/memory.py); a slot keeps its recorded name while its generation is un
 a slot whose generation moved gets ``<base>-<generation>``, so the replacement registers as a
 Node of its own beside the old one until that one is drained. A pool that rolls deleting first
 (``maxSurge: 0``) keeps its recorded names: its old node is gone before the new one registers.
+
+Exactly one node of a new cluster runs ``kubeadm init``; the record marks its slot (``init``).
+It stays the init node while its VM stays; once that VM is replaced, or the cluster is older
+than the record, every new node joins the running cluster: a second ``kubeadm init`` on a
+rolled control plane would start a cluster of its own.
 """
 
 from __future__ import annotations
@@ -64,6 +69,25 @@ def slot_name(base: str, gen: str, previous: Mapping[str, Any] | None, keep: boo
     return f"{base}-{gen}"
 
 
+def init_slot(control_plane: list[tuple[str, str, str]], previous: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The slot whose VM runs ``kubeadm init``, from the control-plane slots (key, base name,
+    generation) in plan order and the last run's record; None when the cluster already runs
+    and that VM is gone or being replaced (every new node joins)."""
+    if not previous:
+        return control_plane[0][0] if control_plane else None  # a new cluster
+    marked = [k for k, r in previous.items() if r.get("init")]
+    if marked:
+        key = marked[0]
+    else:
+        # A record from before the marker: its first recorded control-plane slot ran init, if it still
+        # has its base name (never rolled).
+        first = next(((k, base) for k, base, _g in control_plane if k in previous), ("", ""))
+        key = first[0] if (previous.get(first[0]) or {}).get("name") == first[1] else ""
+    now = {k: g for k, _b, g in control_plane}
+    same_vm = key in now and (previous.get(key) or {}).get("generation") == now[key]
+    return key if same_vm else None
+
+
 def plan_nodes(cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]] | None = None) -> list[NodePlan]:
     """All nodes of the stack: control plane first, then worker pools in order. ``previous`` is
     the last run's ``nodeSlots`` record (slot key -> name, generation); without it every node
@@ -81,8 +105,14 @@ def plan_nodes(cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]] | Non
         (p.name, "worker", p, p.replicas, p.kubernetes_version or cp_version, p.max_surge == 0)
         for p in cfg.node_pools.workers
     ]
+    cp_gen = generation(cp, cp_version)
+    cp_slots = [
+        (f"{CONTROL_PLANE}-{z}-{o}", node_name(cfg.cluster.name, CONTROL_PLANE, z, o), cp_gen)
+        for z, count in cp.replicas.items()
+        for o in range(count)
+    ]
+    init = init_slot(cp_slots, previous)
     nodes: list[NodePlan] = []
-    first_cp = True
     for pool, role, shape, replicas, version, keep in pools:
         gen = generation(shape, version)
         for zone_name, count in replicas.items():
@@ -104,13 +134,11 @@ def plan_nodes(cfg: StackConfig, previous: Mapping[str, Mapping[str, Any]] | Non
                         ordinal=ordinal,
                         ip=address_for(cfg, zone_name, pool, ordinal),
                         shape=shape,
-                        init=role == "control-plane" and first_cp,
+                        init=key == init,
                         version=version,
                         generation=gen,
                     )
                 )
-                if role == "control-plane":
-                    first_cp = False
     return nodes
 
 
@@ -119,6 +147,11 @@ def slot_records(nodes: list[NodePlan]) -> dict[str, dict[str, Any]]:
     from .roll import specs_of
 
     return {
-        n.key: {"name": n.name, "generation": n.generation, "spec": spec.to_json()}
+        n.key: {
+            "name": n.name,
+            "generation": n.generation,
+            "spec": spec.to_json(),
+            **({"init": True} if n.init else {}),  # the VM that ran kubeadm init (see init_slot)
+        }
         for n, spec in zip(nodes, specs_of(nodes), strict=True)
     }

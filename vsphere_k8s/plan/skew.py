@@ -111,24 +111,6 @@ def upgrade_issues(have: Versions, want: Versions) -> Iterator[ConfigIssue]:
             )
 
 
-def bootstrap_upgrade_issues(have: Versions, want: Versions) -> Iterator[ConfigIssue]:
-    """``mode: bootstrap``: a control-plane version change is refused, not rolled.
-
-    A replacement control-plane node runs ``kubeadm join --control-plane``, which takes the static
-    pods' version from the cluster's ClusterConfiguration (the kubeadm-config ConfigMap), not from
-    its own user-data: the new nodes would run the new kubelet beside the old API server, the
-    silent skew a version bump must not leave. Until the program runs kubeadm's upgrade, say so.
-    """
-    if have.control_plane != want.control_plane:
-        yield ConfigIssue(
-            CP_PATH,
-            f"the control plane runs {have.control_plane}; moving it to {want.control_plane} in mode: bootstrap is "
-            "not supported yet (a joining control-plane node takes the cluster's ClusterConfiguration version, "
-            "so replacing nodes would not upgrade the API servers); keep "
-            f"{CP_PATH}: {have.control_plane}",
-        )
-
-
 def issues(want: Versions, have: Versions | None = None) -> list[ConfigIssue]:
     found = list(config_issues(want))
     if have is not None:

@@ -61,7 +61,9 @@ def api_endpoint(cfg: StackConfig, nodes: list[NodePlan]) -> str:
     k8s = cfg.kubernetes
     host = k8s.control_plane_endpoint
     if host is None:
-        init = next(n for n in nodes if n.init)
+        # The init node's address, or (its VM replaced) the first control plane's: a single control
+        # plane on a static address, whose roll the roll planner refuses.
+        init = next((n for n in nodes if n.init), None) or next(n for n in nodes if n.is_control_plane)
         if init.ip is None:
             raise ValueError("kubernetes.controlPlaneEndpoint is required when the control plane uses DHCP")
         host = init.ip
