@@ -27,6 +27,7 @@ from tests.support.world.day2 import (
     TEMPLATE,
     WORKERS,
     Day2,
+    assert_control_plane_rolled_in_order,
     deploy_app,
     items,
     logged_preview,
@@ -155,19 +156,7 @@ def test_3_a_control_plane_roll_replaces_one_node_at_a_time(day2: Day2) -> None:
     rec, steps, took = day2.up()
     report("control-plane template roll", rec, took)
     assert not rec.violations, rec.violations
-    # One at a time: each new control-plane VM only once the previous new node is Ready ...
-    for a, b in itertools.pairwise(cps):
-        assert rec.at(f"ready {new[a]}") <= rec.at(f"vm {new[b]}"), (a, b)
-    # ... every new one before any old one is retired, and the old ones retired one after another,
-    # in reverse (each Node gone before the next is cordoned), each before its VM.
-    assert max(rec.at(f"ready {new[k]}") for k in cps) <= min(rec.at(f"cordon {old[k]}") for k in cps)
-    for later, earlier in itertools.pairwise(reversed(cps)):
-        assert rec.at(f"node-gone {old[later]}") <= rec.at(f"cordon {old[earlier]}"), (later, earlier)
-    for k in cps:
-        zone = k.removeprefix("cp-").rsplit("-", 1)[0]
-        assert steps.at("done", "delete-replaced", f"local-retire-{k}") < steps.at(
-            "pre", "delete-replaced", f"local-cp-vm-{zone}-0"
-        )
+    assert_control_plane_rolled_in_order(rec, steps, cps, old=old, new=new, stack="local")
     live = node_names(core)
     assert set(new.values()) <= live and not set(old.values()) & live
     day2.cli.run("up", "--yes", "--skip-preview", "--expect-no-changes")

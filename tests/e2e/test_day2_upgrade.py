@@ -27,7 +27,16 @@ import pytest
 from kubernetes import client
 from pyVmomi import vim
 
-from tests.support.world.day2 import Day2, Recorder, Steps, items, logged_preview, plain, report
+from tests.support.world.day2 import (
+    Day2,
+    Recorder,
+    Steps,
+    assert_control_plane_rolled_in_order,
+    items,
+    logged_preview,
+    plain,
+    report,
+)
 from tests.support.world.kubelets import vm_uuids
 from tests.support.world.project import STACK_TEMPLATES, open_local_stack
 from tests.support.world.world import World
@@ -213,17 +222,7 @@ def test_2_the_control_plane_moves_one_minor_one_node_at_a_time(upgrade: Upgrade
         assert f"replace {old[k]} -> {new[k]}: " in preview and f"Kubernetes {OLD} -> {NEW}" in preview
 
     rec, steps, _took = upgrade.timed_up("control plane 1.35 -> 1.36")
-    for a, b in itertools.pairwise(cps):  # one at a time: the next VM once the previous node is Ready
-        assert rec.at(f"ready {new[a]}") <= rec.at(f"vm {new[b]}"), (a, b)
-    assert max(rec.at(f"ready {new[k]}") for k in cps) <= min(rec.at(f"cordon {old[k]}") for k in cps)
-    for later, earlier in itertools.pairwise(reversed(cps)):
-        assert rec.at(f"node-gone {old[later]}") <= rec.at(f"cordon {old[earlier]}"), (later, earlier)
-    for k in cps:
-        zone = k.removeprefix("cp-").rsplit("-", 1)[0]
-        assert steps.at("done", "delete-replaced", f"local-retire-{k}") < steps.at(
-            "pre", "delete-replaced", f"local-cp-vm-{zone}-0"
-        )
-        assert rec.at(f"node-gone {old[k]}") < rec.at(f"vm-gone {old[k]}")
+    assert_control_plane_rolled_in_order(rec, steps, cps, old=old, new=new, stack="local")
     # The CPI (a cloud-controller-manager: never newer than an API server) moved only once every new
     # control-plane node was Ready, not beside the first.
     cpi_update = steps.at("pre", "update", f"local-cloud-provider-cpi-daemonset-{cpi_manifest.NAME}")

@@ -9,10 +9,11 @@ seen again after its Node (or VM) was gone is another machine: its events read `
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -314,6 +315,25 @@ class Steps:
 
     def ops(self, *ops: str) -> list[tuple[str, str]]:
         return [(o, n) for _, k, o, n in self.events if k == "pre" and o in ops]
+
+
+def assert_control_plane_rolled_in_order(
+    rec: Recorder, steps: Steps, cps: Sequence[str], *, old: Mapping[str, str], new: Mapping[str, str], stack: str
+) -> None:
+    """A control-plane roll's order (issue 16): each new VM only once the previous new node is Ready;
+    every new one Ready before any old one is cordoned; the old ones retired one after another in
+    reverse (each Node gone before the next is cordoned), each retirement before its VM's delete."""
+    for a, b in itertools.pairwise(cps):
+        assert rec.at(f"ready {new[a]}") <= rec.at(f"vm {new[b]}"), (a, b)
+    assert max(rec.at(f"ready {new[k]}") for k in cps) <= min(rec.at(f"cordon {old[k]}") for k in cps)
+    for later, earlier in itertools.pairwise(reversed(cps)):
+        assert rec.at(f"node-gone {old[later]}") <= rec.at(f"cordon {old[earlier]}"), (later, earlier)
+    for k in cps:
+        zone = k.removeprefix("cp-").rsplit("-", 1)[0]
+        assert steps.at("done", "delete-replaced", f"{stack}-retire-{k}") < steps.at(
+            "pre", "delete-replaced", f"{stack}-cp-vm-{zone}-0"
+        )
+        assert rec.at(f"node-gone {old[k]}") < rec.at(f"vm-gone {old[k]}")
 
 
 def deploy_app(

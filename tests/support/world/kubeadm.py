@@ -278,12 +278,16 @@ def join_control_plane_dry_run_full(join_yaml: str, cluster: KubeadmCluster, wor
     config = directory / "kubeadm-join.yaml"
     config.write_text(world_join_documents(join_yaml, cluster.endpoint))
     config.chmod(0o600)
+    # The node's own API server port (localAPIEndpoint.bindPort): on this machine the world's API
+    # server may hold it (a stack whose controlPlanePort is the world's), never on a real node.
+    local = ((_one(_docs(join_yaml), "JoinConfiguration").get("controlPlane") or {}).get("localAPIEndpoint")) or {}
+    port_check = [f"Port-{local.get('bindPort', 6443)}"]
     output = _run(
         [
             "join",
             "--dry-run",
             f"--config={config}",
-            f"--ignore-preflight-errors={','.join(JOIN_DRY_RUN_IGNORED_PREFLIGHT)}",
+            f"--ignore-preflight-errors={','.join([*JOIN_DRY_RUN_IGNORED_PREFLIGHT, *port_check])}",
         ],
         env={"KUBEADM_JOIN_DRYRUN_DIR": str(directory)},  # unset, kubeadm would use /etc/kubernetes/tmp
         redact=[token],
