@@ -56,8 +56,17 @@ def measure(progress: Callable[[str], None] | None = None) -> ColdFigures:
 def durations_report(durations: list[dict[str, object]]) -> str:
     """One line per recorded build and their sum (the cold build, when the cache started empty)."""
     total = sum(float(str(d["seconds"])) for d in durations)
-    lines = [f"  {d['tool']} {d['version']}: {float(str(d['seconds'])):.0f} s" for d in durations]
-    return "\n".join([*lines, f"  sum: {total:.0f} s ({total / 60:.1f} min) over {len(durations)} builds"])
+    cpu = [float(str(d["cpu_seconds"])) for d in durations if "cpu_seconds" in d]
+
+    def line(d: dict[str, object]) -> str:
+        used = f", {float(str(d['cpu_seconds'])):.0f} CPU s" if "cpu_seconds" in d else ""
+        return f"  {d['tool']} {d['version']}: {float(str(d['seconds'])):.0f} s{used}"
+
+    lines = [line(d) for d in durations]
+    lines.append(f"  sum: {total:.0f} s ({total / 60:.1f} min) over {len(durations)} builds")
+    if cpu:
+        lines.append(f"  CPU: {sum(cpu):.0f} s ({sum(cpu) / 60:.1f} min) over the {len(cpu)} builds that record it")
+    return "\n".join(lines)
 
 
 def report(f: ColdFigures) -> str:

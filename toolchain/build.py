@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -131,6 +132,7 @@ def _build(tool: Tool, dest: Path, log: Path, label: str) -> None:
     cmd = ["go", "build", "-trimpath", "-o", str(tmp), "-ldflags", " ".join(("-s", "-w", *tool.ldflags))]
     cmd.append(tool.package)
     start = time.monotonic()
+    cpu_start = _children_cpu()
     done = threading.Event()
 
     def heartbeat() -> None:
@@ -151,20 +153,28 @@ def _build(tool: Tool, dest: Path, log: Path, label: str) -> None:
         raise RuntimeError(f"building {tool.name} {tool.version} failed (exit {rc}); log {log}:\n{tail}")
     tmp.rename(dest)
     seconds = time.monotonic() - start
-    record_duration(manifest.cache_root(), tool, seconds)
+    record_duration(manifest.cache_root(), tool, seconds, _children_cpu() - cpu_start)
     _say(f"{label} built in {_fmt(seconds)}")
 
 
 DURATIONS = "build-durations.jsonl"
 
 
-def record_duration(cache: Path, tool: Tool, seconds: float) -> None:
-    """Append one finished build's wall time to ``<cache>/build-durations.jsonl`` (what a cold build costs)."""
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child (the go command and its compilers)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
+def record_duration(cache: Path, tool: Tool, seconds: float, cpu_seconds: float | None = None) -> None:
+    """Append one finished build's wall time (and the CPU its processes used, which a loaded machine does
+    not inflate) to ``<cache>/build-durations.jsonl`` (what a cold build costs)."""
     row = {
         "tool": tool.name,
         "version": tool.version,
         "key": manifest.build_key(tool),
         "seconds": round(seconds, 1),
+        **({"cpu_seconds": round(cpu_seconds, 1)} if cpu_seconds is not None else {}),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     with (cache / DURATIONS).open("a") as f:

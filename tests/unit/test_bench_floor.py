@@ -30,8 +30,11 @@ def test_build_durations_are_appended_and_read_back(tmp_path: Path) -> None:
     assert read_durations(tmp_path) == []
     pulumi, kwok = load()[0], load()[-1]
     record_duration(tmp_path, pulumi, 61.04)
-    record_duration(tmp_path, kwok, 30.0)
+    record_duration(tmp_path, kwok, 30.0, cpu_seconds=44.44)
     rows = read_durations(tmp_path)
     assert [r["tool"] for r in rows] == [pulumi.name, kwok.name]
     assert rows[0]["seconds"] == 61.0 and rows[0]["version"] == pulumi.version
-    assert "sum: 91 s (1.5 min) over 2 builds" in durations_report(rows)
+    assert "cpu_seconds" not in rows[0] and rows[1]["cpu_seconds"] == 44.4
+    text = durations_report(rows)
+    assert "sum: 91 s (1.5 min) over 2 builds" in text
+    assert f"{kwok.name} {kwok.version}: 30 s, 44 CPU s" in text and "CPU: 44 s (0.7 min) over the 1 builds" in text
