@@ -70,6 +70,40 @@ class GivenCertificateAuthority:
         self.key_pem: pulumi.Output[str] = pulumi.Output.secret(key_pem)
 
 
+class ClientCertificate:
+    """An ECDSA key and its client certificate, signed by ``ca``; `up` renews it in its last 30 days.
+    Resources ``<name>-key``, ``<name>-csr``, ``<name>-cert``."""
+
+    def __init__(
+        self,
+        name: str,
+        ca: CertificateAuthority | GivenCertificateAuthority,
+        parent: pulumi.Resource,
+        common_name: str,
+        organization: str | None = None,
+    ) -> None:
+        opts = pulumi.ResourceOptions(parent=parent)
+        self.key = tls.PrivateKey(f"{name}-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
+        csr = tls.CertRequest(
+            f"{name}-csr",
+            private_key_pem=self.key.private_key_pem,
+            subject=tls.CertRequestSubjectArgs(common_name=common_name, organization=organization),
+            opts=opts,
+        )
+        self.cert = tls.LocallySignedCert(
+            f"{name}-cert",
+            cert_request_pem=csr.cert_request_pem,
+            ca_private_key_pem=ca.key_pem,
+            ca_cert_pem=ca.cert_pem,
+            validity_period_hours=CLIENT_VALIDITY_HOURS,
+            early_renewal_hours=CLIENT_EARLY_RENEWAL_HOURS,
+            allowed_uses=CLIENT_USES,
+            opts=opts,
+        )
+        self.cert_pem: pulumi.Output[str] = self.cert.cert_pem
+        self.key_pem: pulumi.Output[str] = pulumi.Output.secret(self.key.private_key_pem)
+
+
 class Pki(pulumi.ComponentResource):
     def __init__(self, name: str, args: PkiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("vsphere-k8s:bootstrap:Pki", name, None, opts)
@@ -86,49 +120,14 @@ class Pki(pulumi.ComponentResource):
         # RSA like kubeadm's own: RS256 service-account tokens are what OIDC consumers accept.
         self.sa_key = tls.PrivateKey(f"{name}-sa-key", algorithm="RSA", rsa_bits=2048, opts=child)
 
-        self.admin_key = tls.PrivateKey(f"{name}-admin-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child)
-        admin_csr = tls.CertRequest(
-            f"{name}-admin-csr",
-            private_key_pem=self.admin_key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(
-                common_name=f"{cfg.cluster.name}-admin", organization=admin_group(cfg.kubernetes.minor)
-            ),
-            opts=child,
+        self.admin = ClientCertificate(
+            f"{name}-admin", self.ca, self, f"{cfg.cluster.name}-admin", organization=admin_group(cfg.kubernetes.minor)
         )
-        self.admin_cert = tls.LocallySignedCert(
-            f"{name}-admin-cert",
-            cert_request_pem=admin_csr.cert_request_pem,
-            ca_private_key_pem=self.ca.key_pem,
-            ca_cert_pem=self.ca.cert_pem,
-            validity_period_hours=CLIENT_VALIDITY_HOURS,
-            early_renewal_hours=CLIENT_EARLY_RENEWAL_HOURS,
-            allowed_uses=CLIENT_USES,
-            opts=child,
-        )
-
         # The program's own etcd client (as kubeadm's apiserver-etcd-client, from the etcd CA): a retired
         # control-plane node's NodeRetirement removes its etcd member with it.
-        self.etcd_client_key = tls.PrivateKey(
-            f"{name}-etcd-client-key", algorithm="ECDSA", ecdsa_curve="P256", opts=child
-        )
-        etcd_client_csr = tls.CertRequest(
-            f"{name}-etcd-client-csr",
-            private_key_pem=self.etcd_client_key.private_key_pem,
-            subject=tls.CertRequestSubjectArgs(common_name=ETCD_CLIENT_CN),
-            opts=child,
-        )
-        self.etcd_client_cert = tls.LocallySignedCert(
-            f"{name}-etcd-client-cert",
-            cert_request_pem=etcd_client_csr.cert_request_pem,
-            ca_private_key_pem=self.etcd_ca.key_pem,
-            ca_cert_pem=self.etcd_ca.cert_pem,
-            validity_period_hours=CLIENT_VALIDITY_HOURS,
-            early_renewal_hours=CLIENT_EARLY_RENEWAL_HOURS,
-            allowed_uses=CLIENT_USES,
-            opts=child,
-        )
-        self.etcd_client_cert_pem: pulumi.Output[str] = self.etcd_client_cert.cert_pem
-        self.etcd_client_key_pem: pulumi.Output[str] = pulumi.Output.secret(self.etcd_client_key.private_key_pem)
+        self.etcd_client = ClientCertificate(f"{name}-etcd-client", self.etcd_ca, self, ETCD_CLIENT_CN)
+        self.etcd_client_cert_pem: pulumi.Output[str] = self.etcd_client.cert_pem
+        self.etcd_client_key_pem: pulumi.Output[str] = self.etcd_client.key_pem
 
         # One bootstrap token "<id>.<secret>" per node (the alphabet kubeadm accepts): each is
         # created for the `up` that adds its node and deleted once that node has joined.
@@ -142,8 +141,8 @@ class Pki(pulumi.ComponentResource):
             )
             self.tokens[key] = pulumi.Output.secret(pulumi.Output.concat(token_id.result, ".", token_secret.result))
         self.ca_cert_hash: pulumi.Output[str] = self.ca.cert_pem.apply(ca_cert_hash)
-        self.admin_cert_pem: pulumi.Output[str] = self.admin_cert.cert_pem
-        self.admin_key_pem: pulumi.Output[str] = pulumi.Output.secret(self.admin_key.private_key_pem)
+        self.admin_cert_pem: pulumi.Output[str] = self.admin.cert_pem
+        self.admin_key_pem: pulumi.Output[str] = self.admin.key_pem
 
         self.register_outputs(
             {
