@@ -31,6 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from providers.vcenter.connection import Endpoint, VCenterConnection
 from tests.e2e.conftest import E2E
+from tests.support.world import kubeadm
 from tests.support.world.project import STACK_TEMPLATES, make_project, planned_nodes
 from tests.support.world.pulumi_cli import PulumiCli
 from tests.support.world.reader import ReaderView, read_vms
@@ -52,6 +53,7 @@ class Boot:
     report: dict[str, dict[str, Any]] = field(default_factory=dict)
     ups: int = 0
     running: Background | None = None
+    kubeadm_cluster: kubeadm.KubeadmCluster | None = None  # what the real kubeadm put into the world
 
     def run(self, *args: str, check: bool = True) -> Any:
         return self.cli.run(*args, "--stack", STACK, check=check)
@@ -111,6 +113,8 @@ def boot(e2e: E2E) -> Iterator[Boot]:
         b.run("destroy", "--yes", "--skip-preview", check=False)
         for name in b.nodes:
             e2e.expected.pop(name, None)
+        if b.kubeadm_cluster is not None:  # the world is shared: leave no kubeadm-config for the next stack
+            kubeadm.delete_objects(b.kubeadm_cluster.admin_kubeconfig, b.kubeadm_cluster.created)
         report = workdir.parent / "logs" / "reader-report.json"
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(b.report, indent=2, sort_keys=True))
@@ -246,10 +250,27 @@ def _token_secret(b: Boot, token: str) -> bool:
     return True
 
 
+def _kubeadm_init(b: Boot, names: list[str]) -> None:
+    """What the init node's `kubeadm init` puts into the cluster (kubeadm-config, cluster-info, add-ons),
+    by the real kubeadm with the documents of that node's user-data (tests/support/world/kubeadm.py)."""
+    cp = b.e2e.world.control_plane
+    assert cp is not None and cp.pki is not None
+    for name in names:
+        if b.report[name]["role"] != "init control plane":
+            continue
+        text = read_vms(b.reader(), [name])[name].user_data()
+        assert text is not None
+        files = {f["path"]: f["content"] for f in yaml.safe_load(text)["write_files"]}
+        b.kubeadm_cluster = kubeadm.init_cluster_objects(
+            files[KUBEADM_CONFIG], cp.admin_kubeconfig, b.cli.workdir / "kubeadm", pki=cp.pki
+        )
+
+
 def _join(b: Boot, names: list[str], joiners: list[str]) -> None:
     """While `up` runs: check the material before the join, then let the nodes register."""
     up = Background(b)
     _check_before(b, names)
+    _kubeadm_init(b, names)
     for name in joiners:  # NodeJoin creates each joiner's token once the API is up
         token = b.tokens[name]
         _wait(f"{name}'s bootstrap token in the API", lambda t=token: _token_secret(b, t), up=up)  # type: ignore[misc]
