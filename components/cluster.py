@@ -347,6 +347,7 @@ class Cluster(pulumi.ComponentResource):
         if given is not None:
             return {
                 "etcd_endpoints": list(given.endpoints),
+                "etcd_node_client_port": given.node_client_port,
                 "etcd_ca_cert": given.ca_cert,
                 "etcd_client_cert": given.client_cert,
                 "etcd_client_key": given.client_key.get_secret_value() if given.client_key else None,

@@ -419,6 +419,10 @@ class EtcdAccess(Model):
     ca_cert: str | None = None  # PEM; required with https endpoints
     client_cert: str | None = None  # PEM
     client_key: SecretStr | None = None  # PEM (`pulumi config set --secret --path kubernetes.etcd.clientKey`)
+    # Stacked etcd (kubeadm's default topology): the port each control-plane node's own member serves
+    # clients on (2379). With it a node's member is also reached at its Node's InternalIP, so endpoints
+    # that a control-plane roll retired do not strand the next admission or retirement.
+    node_client_port: int | None = Field(default=None, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _tls_complete(self) -> EtcdAccess:

@@ -269,3 +269,24 @@ def test_an_unavailable_etcd_is_asked_again_a_refused_endpoint_is_not(monkeypatc
     with pytest.raises(RetirementError, match="connection refused"):
         refused.members()
     assert slept == [1.0, 2.0]
+
+
+def test_existing_mode_reaches_stacked_members_at_the_nodes_address_when_asked() -> None:
+    raw = copy.deepcopy(offline_config("sim"))
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://10.10.0.10:6443', "
+        "insecure-skip-tls-verify: true}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+        "current-context: c\nusers: [{name: u, user: {token: not-a-real-token}}]\n"
+    )
+    etcd = {"endpoints": ["http://10.10.0.11:2379"]}
+    raw["kubernetes"] = {"version": raw["kubernetes"]["version"], "mode": "existing", "kubeconfig": kubeconfig}
+    for port, want in ((None, None), (2379, 2379)):
+        raw["kubernetes"]["etcd"] = {**etcd, **({"nodeClientPort": port} if port else {})}
+        for ret in _retirements(run_program(raw, stack="sim")).values():
+            inputs = ret["inputs"]
+            if inputs["role"] == "control-plane":
+                assert inputs["etcd_endpoints"] == etcd["endpoints"]
+                assert inputs.get("etcd_node_client_port") == want
+    raw["kubernetes"]["etcd"] = {**etcd, "nodeClientPort": 0}
+    with pytest.raises(Exception, match=r"kubernetes\.etcd\.nodeClientPort"):
+        run_program(raw, stack="sim")
