@@ -232,7 +232,8 @@ class BenchControlPlane:
         api.user_agent = agent
         return client.CoreV1Api(api)
 
-    def start(self, *, controllers: bool = False) -> BenchControlPlane:
+    def start(self, *, controllers: bool = False, controller_args: Sequence[str] = ()) -> BenchControlPlane:
+        """``controller_args`` go after kube-controller-manager's own (a repeated flag's last value wins)."""
         from tests.support.world.controlplane import ControlPlane
 
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -247,6 +248,7 @@ class BenchControlPlane:
             "--audit-log-format=json",
             "--audit-log-mode=blocking",
         ]
+        kcm.args += list(controller_args)
         try:
             for proc in (etcd, apiserver, *((kcm, scheduler) if controllers else ())):
                 proc.start()

@@ -13,6 +13,11 @@ changed: ``pulumi up`` again and ``pulumi preview --refresh``, each timed, with 
 trips and logins of the dynamic providers (``counting_host``: the dynamic-provider host with
 counters) and the API server's reads and writes by the stack's own clients (the audit log, without
 the world's controllers, kwok and the node agent). Importing does no I/O.
+
+At 500 nodes on 2 shared cores the world itself needs three changes from the e2e world's (which runs a
+handful of nodes), made here: kube-controller-manager judges a node lost only after an hour
+(:data:`CONTROLLER_ARGS`), kwok's heartbeats come every 60-90 s instead of 5-8 s (:func:`bench_stages`),
+and the node agent finds a VM in one vCenter read (:class:`GuestReporter`), not one per VM.
 """
 
 from __future__ import annotations
@@ -41,6 +46,66 @@ WORLD_CLIENTS = (
 )
 SAME = re.compile(r"(\d+) unchanged")
 SKIP_CHECKPOINTS = "PULUMI_SKIP_CHECKPOINTS"
+# Late kwok heartbeats on a loaded machine (the world's 120 s grace) made the node lifecycle controller
+# mark nodes Unknown and their pods NotReady; kwok never makes a Running pod Ready again, so the CSI
+# DaemonSet stayed at 444/500 and the first up's await timed out. Nothing in the benchmark loses a node.
+CONTROLLER_ARGS = ("--node-monitor-grace-period=3600s", "--node-startup-grace-period=3600s")
+HEARTBEAT_SECONDS = 60  # 500 nodes every 5-8 s were ~75 audited status writes a second of world load
+HEARTBEAT_STAGE = "world-node-heartbeat"
+
+
+def bench_stages(text: str, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> str:
+    """The world's kwok stages (YAML documents) with the node heartbeat every ``heartbeat_seconds``-1.5x that."""
+    docs = [d for d in yaml.safe_load_all(text) if d]
+    beats = [d for d in docs if d.get("metadata", {}).get("name") == HEARTBEAT_STAGE]
+    if len(beats) != 1:
+        raise ValueError(f"kwok stages: expected one Stage named {HEARTBEAT_STAGE}, found {len(beats)}")
+    ms = int(heartbeat_seconds * 1000)
+    beats[0]["spec"]["delay"] = {"durationMilliseconds": ms, "jitterDurationMilliseconds": ms * 3 // 2}
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+@dataclass
+class GuestReporter:
+    """The node agent's ``report_guest`` at hundreds of VMs: the VM found by name in a cached name -> id map
+    (one PropertyCollector read, again when a name is missing), then the world's ``SET.guest.*`` reconfigure.
+    The world's own lookup reads each VM's name in a call of its own: ~1000 calls per node here, which held
+    registration to ~12 nodes a minute."""
+
+    content: Callable[[], Any]
+    list_ids: Callable[[], dict[str, str]]  # VM name -> managed object id
+    reconfigure: Callable[[Any, str, str], None]  # (VM object, name, address)
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, vm_name: str, ip: str) -> None:
+        if vm_name not in self.ids:
+            self.ids = self.list_ids()
+        moid = self.ids.get(vm_name)
+        if moid is None:
+            raise LookupError(f"VM {vm_name} not found among the powered-on VMs")
+        from pyVmomi import vim
+
+        self.reconfigure(vim.VirtualMachine(moid, self.content().propertyCollector._stub), vm_name, ip)
+
+
+def set_guest(vm: Any, vm_name: str, ip: str, timeout: float = 30.0) -> None:
+    """vcsim's stand-in for VMware Tools (as ``tests.support.world.kubelets.report_guest_to_vcsim``)."""
+    from pyVmomi import vim
+
+    spec = vim.vm.ConfigSpec(
+        extraConfig=[
+            vim.option.OptionValue(key="SET.guest.hostName", value=vm_name),
+            vim.option.OptionValue(key="SET.guest.ipAddress", value=ip),
+        ]
+    )
+    task = vm.ReconfigVM_Task(spec=spec)
+    deadline = time.monotonic() + timeout
+    while task.info.state not in ("success", "error"):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"reconfiguring {vm_name} took over {timeout:.0f}s")
+        time.sleep(0.1)
+    if task.info.state == "error":
+        raise RuntimeError(f"reconfiguring {vm_name}: {task.info.error}")
 
 
 @dataclass(frozen=True)
@@ -86,7 +151,7 @@ class NoopWorld:
         from kubernetes import config as kube_config
 
         from providers.vcenter.connection import VCenterConnection
-        from tests.support.world.kubelets import NodeAgent, kwok_process, report_guest_to_vcsim, vm_uuids
+        from tests.support.world.kubelets import STAGES, NodeAgent, kwok_process, vm_ids, vm_uuids
         from tests.support.world.world import CpiLauncher
 
         from .engine_world import bench_vcsim, prepare_templates
@@ -96,8 +161,13 @@ class NoopWorld:
             self.sim = bench_vcsim(self.workdir / "vcsim")
             self.target = self.sim.start(timeout=180)
             prepare_templates(self.target)
-            self.plane = BenchControlPlane(self.workdir / "cluster").start(controllers=True)
+            self.plane = BenchControlPlane(self.workdir / "cluster").start(
+                controllers=True, controller_args=CONTROLLER_ARGS
+            )
             self.kwok = kwok_process(self.plane.workdir, self.plane.kubeconfig)
+            stages = self.plane.workdir / "kwok-stages.yaml"
+            stages.write_text(bench_stages(STAGES.read_text()))
+            self.kwok.args = [f"--config={stages}" if a.startswith("--config=") else a for a in self.kwok.args]
             self.kwok.start()
             api = kube_config.new_client_from_config(str(self.plane.kubeconfig))
             api.user_agent = AGENT_UA
@@ -106,7 +176,7 @@ class NoopWorld:
                 client.CoreV1Api(api),
                 lambda: vm_uuids(conn.service_content()),
                 lambda: self.expected,
-                report_guest=lambda vm, ip: report_guest_to_vcsim(conn.service_content(), vm, ip),
+                report_guest=GuestReporter(conn.service_content, lambda: vm_ids(conn.service_content()), set_guest),
                 log_path=self.workdir / "logs" / "node-agent.log",
             )
             self.agent.start()
@@ -173,7 +243,8 @@ def measure(nodes: int, workdir: Path, *, skip_checkpoints: bool = False) -> lis
     """First up (info), second up and preview --refresh of an N-node stack on a world of its own.
 
     With ``skip_checkpoints`` the first up (the creates, not a figure) runs with ``PULUMI_SKIP_CHECKPOINTS=true``:
-    its per-step state save is O(N) a step; the second up and the refresh, the figures, run as users run them."""
+    its per-step state save is O(N) a step; the second up and the refresh, the figures, run as users run them,
+    then (info) the refresh again with ``PULUMI_SKIP_CHECKPOINTS=true``."""
     from tests.support.world.project import planned_nodes
     from toolchain.manifest import REPO_ROOT
 
@@ -206,7 +277,13 @@ def measure(nodes: int, workdir: Path, *, skip_checkpoints: bool = False) -> lis
         cli.env.pop(SKIP_CHECKPOINTS, None)
         second = _timed(cli, world, stats, nodes, "second up (no-op)", "up", "--yes", "--skip-preview")
         refresh = _timed(cli, world, stats, nodes, "preview --refresh", "preview", "--refresh")
-        return [first, second, refresh]
+        if not skip_checkpoints:
+            return [first, second, refresh]
+        # Info: how much of the refresh's wall time is the engine's per-step snapshot (O(N) a step).
+        cli.env[SKIP_CHECKPOINTS] = "true"
+        bare = _timed(cli, world, stats, nodes, "preview --refresh, no checkpoints", "preview", "--refresh")
+        cli.env.pop(SKIP_CHECKPOINTS, None)
+        return [first, second, refresh, bare]
     finally:
         world.stop()
 
@@ -222,5 +299,12 @@ def run(
     for n in sizes:
         if progress:
             progress(f"no-op: {n} nodes (first up, second up, preview --refresh)")
-        out.extend(measure(n, workdir / f"noop-{n}", skip_checkpoints=skip_checkpoints))
+        figures = measure(n, workdir / f"noop-{n}", skip_checkpoints=skip_checkpoints)
+        if progress:  # each size's figures as soon as they are known: a later size may fail
+            for f in figures:
+                progress(
+                    f"  {n} nodes, {f.command}: {f.seconds:.1f} s, {f.round_trips} vC round trips, {f.logins} logins,"
+                    f" API {f.api_reads} reads / {f.api_writes} writes, {f.changes}"
+                )
+        out.extend(figures)
     return out
