@@ -311,7 +311,8 @@ class Cluster(pulumi.ComponentResource):
             # booted; its wait starts with that VM, before the other nodes' gates need the API.
             self._kube = self._kube_access(name, cfg, [vm])
         etcd = self._etcd_access(cfg, n)
-        if n.init and not etcd:
+        first_cp = n.is_control_plane and n.key == next(m.key for m in self.nodes if m.is_control_plane)
+        if first_cp and not etcd:  # said once a run
             # mode existing without kubernetes.etcd (or etcdMemberRemoval off): no etcd to reach.
             pulumi.log.info(
                 "kubernetes.etcd is not configured: a retired control-plane node is drained and its Node "

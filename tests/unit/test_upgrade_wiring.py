@@ -150,3 +150,14 @@ def test_a_pool_moves_to_the_control_planes_version_in_bootstrap_mode() -> None:
         k for k in slots if k.startswith("general-")
     }
     assert _steps(run)["cp-sim-a-0"] == "init"  # the init VM stays: so does its user-data
+
+
+def test_without_etcd_access_a_control_plane_roll_says_the_members_stay(
+    at_135: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pulumi
+
+    said: list[str] = []
+    monkeypatch.setattr(pulumi.log, "info", lambda msg, *a, **k: said.append(str(msg)))
+    _run(_config("1.36.3", workers="1.35.2"), at_135)  # every control-plane slot rolls: none is the init VM
+    assert sum("its etcd member is not removed" in m for m in said) == 1
