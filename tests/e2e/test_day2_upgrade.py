@@ -39,6 +39,7 @@ from tests.support.world.day2 import (
 )
 from tests.support.world.kubelets import vm_uuids
 from tests.support.world.project import STACK_TEMPLATES, open_local_stack
+from tests.support.world.vms import find_vm
 from tests.support.world.world import World
 from toolchain.manifest import REPO_ROOT
 from vsphere_k8s.config import StackConfig
@@ -65,11 +66,8 @@ def _notes(version: str) -> str:
 
 
 def _annotate(content: Any, name: str, notes: str) -> None:
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        vm = next(v for v in view.view if v.name == name)
-    finally:
-        view.Destroy()
+    vm = find_vm(content, name)
+    assert vm is not None, name
     task = vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(annotation=notes))
     deadline = time.monotonic() + 60
     while task.info.state not in ("success", "error"):

@@ -19,12 +19,12 @@ from functools import partial
 from typing import Any
 
 from kubernetes import client, watch
-from pyVmomi import vim, vmodl
 
 from vsphere_k8s.loader import load
 from vsphere_k8s.plan.nodes import plan_nodes
 from vsphere_k8s.stack_file import read_stack_file
 
+from . import vms
 from .pulumi_cli import PulumiCli
 from .world import World
 
@@ -57,27 +57,7 @@ def phase(pod: dict[str, Any]) -> str:
 def powered_on(content: Any) -> dict[str, str]:
     """Name -> managed object id of every powered-on VM, in one PropertyCollector read. The id, not the
     BIOS UUID: vcsim derives a VM's UUID from its path, so a VM replaced under its name keeps it."""
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        pc = vmodl.query.PropertyCollector
-        spec = pc.FilterSpec(
-            objectSet=[
-                pc.ObjectSpec(
-                    obj=view,
-                    skip=True,
-                    selectSet=[pc.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)],
-                )
-            ],
-            propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=["name", "runtime.powerState"])],
-        )
-        found: dict[str, str] = {}
-        for obj in content.propertyCollector.RetrieveContents([spec]) or []:
-            props = {p.name: p.val for p in obj.propSet}
-            if props.get("runtime.powerState") == "poweredOn":
-                found[str(props["name"])] = str(obj.obj._moId)
-        return found
-    finally:
-        view.Destroy()
+    return {str(props["name"]): moid for moid, props in vms.powered_on(content)}
 
 
 def node_names(core: client.CoreV1Api) -> set[str]:

@@ -19,11 +19,12 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from pyVmomi import vim, vmodl
+from pyVmomi import vim
 
 from toolchain.manifest import locate
 from vsphere_k8s.topology.uuids import swap_uuid_byte_order
 
+from . import vms
 from .process import Process, free_port, http_ok
 
 UNINITIALIZED_TAINT = "node.cloudprovider.kubernetes.io/uninitialized"
@@ -172,34 +173,11 @@ class NodeAgent:
 def vm_uuids(content: Any, *, with_ids: bool = False) -> dict[str, str]:
     """Name -> BIOS UUID of every powered-on VM (a kubelet runs only once its guest has booted),
     in one PropertyCollector read over a container view."""
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        spec = vmodl.query.PropertyCollector.FilterSpec(
-            objectSet=[
-                vmodl.query.PropertyCollector.ObjectSpec(
-                    obj=view,
-                    skip=True,
-                    selectSet=[
-                        vmodl.query.PropertyCollector.TraversalSpec(
-                            name="view", path="view", skip=False, type=vim.view.ContainerView
-                        )
-                    ],
-                )
-            ],
-            propSet=[
-                vmodl.query.PropertyCollector.PropertySpec(
-                    type=vim.VirtualMachine, pathSet=["name", "config.uuid", "runtime.powerState"]
-                )
-            ],
-        )
-        found: dict[str, str] = {}
-        for obj in content.propertyCollector.RetrieveContents([spec]) or []:
-            props = {p.name: p.val for p in obj.propSet}
-            if props.get("runtime.powerState") == "poweredOn" and props.get("config.uuid"):
-                found[str(props["name"])] = str(obj.obj._moId) if with_ids else str(props["config.uuid"])
-        return found
-    finally:
-        view.Destroy()
+    return {
+        str(props["name"]): moid if with_ids else str(props["config.uuid"])
+        for moid, props in vms.powered_on(content, extra=["config.uuid"])
+        if props.get("config.uuid")
+    }
 
 
 def vm_ids(content: Any) -> dict[str, str]:
@@ -210,11 +188,7 @@ def vm_ids(content: Any) -> dict[str, str]:
 def report_guest_to_vcsim(content: Any, vm_name: str, ip: str) -> None:
     """The simulator's stand-in for VMware Tools: ``SET.guest.*`` extra-config keys set the VM's
     guest properties (vcsim's own hook; they are not stored in the VM's configuration)."""
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        vm = next((v for v in view.view if v.name == vm_name), None)
-    finally:
-        view.Destroy()
+    vm = vms.find_vm(content, vm_name)  # one read, not one name fetch per VM
     if vm is None:
         raise LookupError(f"VM {vm_name} not found")
     spec = vim.vm.ConfigSpec(
@@ -240,11 +214,5 @@ _KUBERNETES_IN_NOTES = re.compile(r"Kubernetes (v\d+\.\d+\.\d+)")
 def kubelet_version_in_vcsim(content: Any, vm_name: str) -> str:
     """The kubelet a VM's guest runs: the release its template has baked in, as the template's
     annotation (which a clone keeps) says; empty for a template that says none."""
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        vm = next((v for v in view.view if v.name == vm_name), None)
-        notes = str(vm.config.annotation or "") if vm is not None and vm.config is not None else ""
-    finally:
-        view.Destroy()
-    found = _KUBERNETES_IN_NOTES.search(notes)
+    found = _KUBERNETES_IN_NOTES.search(vms.annotation_of(content, vm_name))
     return found.group(1) if found else ""

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyVmomi import vim, vmodl
-
 from vsphere_k8s.render import guestinfo
+
+from .vms import vm_properties
 
 _PATHS = ["name", "config.extraConfig", "config.annotation", "customValue", "config.vAppConfig"]
 PRIVATE_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -60,34 +60,18 @@ def _decoded(extra: Mapping[str, str]) -> dict[str, str]:
 
 def read_vms(content: Any, names: Iterable[str]) -> dict[str, ReaderView]:
     wanted = set(names)
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    pc: Any = vmodl.query.PropertyCollector
-    try:
-        spec = pc.FilterSpec(
-            objectSet=[
-                pc.ObjectSpec(
-                    obj=view,
-                    skip=True,
-                    selectSet=[pc.TraversalSpec(name="view", path="view", skip=False, type=vim.view.ContainerView)],
-                )
-            ],
-            propSet=[pc.PropertySpec(type=vim.VirtualMachine, pathSet=_PATHS)],
-        )
-        found: dict[str, ReaderView] = {}
-        for obj in content.propertyCollector.RetrieveContents([spec]) or []:
-            props = {p.name: p.val for p in obj.propSet}
-            name = str(props.get("name", ""))
-            if name not in wanted:
-                continue
-            extra = {str(o.key): str(o.value) for o in props.get("config.extraConfig") or []}
-            reader = ReaderView(name, extra, _decoded(extra))
-            reader.texts["annotation"] = str(props.get("config.annotation") or "")
-            for value in props.get("customValue") or []:
-                reader.texts[f"customValue[{value.key}]"] = str(getattr(value, "value", ""))
-            vapp = props.get("config.vAppConfig")
-            for prop in getattr(vapp, "property", None) or []:
-                reader.texts[f"vApp property {prop.id}"] = str(prop.value or prop.defaultValue or "")
-            found[name] = reader
-        return found
-    finally:
-        view.Destroy()
+    found: dict[str, ReaderView] = {}
+    for _moid, props in vm_properties(content, _PATHS):
+        name = str(props.get("name", ""))
+        if name not in wanted:
+            continue
+        extra = {str(o.key): str(o.value) for o in props.get("config.extraConfig") or []}
+        reader = ReaderView(name, extra, _decoded(extra))
+        reader.texts["annotation"] = str(props.get("config.annotation") or "")
+        for value in props.get("customValue") or []:
+            reader.texts[f"customValue[{value.key}]"] = str(getattr(value, "value", ""))
+        vapp = props.get("config.vAppConfig")
+        for prop in getattr(vapp, "property", None) or []:
+            reader.texts[f"vApp property {prop.id}"] = str(prop.value or prop.defaultValue or "")
+        found[name] = reader
+    return found
