@@ -126,9 +126,9 @@ class Cluster(pulumi.ComponentResource):
         self.kube = self._kube
         self._outputs["kubeconfig"] = self.kube.kubeconfig
         self.addons: ClusterAddons | None = None
-        if self.bootstrap is not None:
-            if self.cluster_version is None:  # a new cluster: kubeadm init records its version
-                self.cluster_version = self._cluster_version(name, cfg)
+        if self.bootstrap is not None and self.cluster_version is None:  # a new cluster: kubeadm init records it
+            self.cluster_version = self._cluster_version(name, cfg)
+        if self.bootstrap is not None and cfg.kubernetes.kubeadm_addons:
             # kubeadm's kube-proxy and CoreDNS, which only `kubeadm upgrade apply` would move: once every
             # control-plane node runs the version (kube-proxy no newer than the API servers), as the CPI.
             self.addons = ClusterAddons(

@@ -471,6 +471,9 @@ class Kubernetes(Model):
     # control-plane node is drained and its Node deleted, its member left alone, and a new node is
     # admitted on its Ready Node alone.
     etcd_member_removal: bool = True
+    # mode bootstrap: move kubeadm's kube-proxy and CoreDNS with the control plane's minor, as
+    # `kubeadm upgrade apply` would. Off where something else owns them (a Helm-managed CoreDNS).
+    kubeadm_addons: bool = True
 
     @property
     def minor(self) -> int:

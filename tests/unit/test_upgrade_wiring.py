@@ -161,3 +161,12 @@ def test_without_etcd_access_a_control_plane_roll_says_the_members_stay(
     monkeypatch.setattr(pulumi.log, "info", lambda msg, *a, **k: said.append(str(msg)))
     _run(_config("1.36.3", workers="1.35.2"), at_135)  # every control-plane slot rolls: none is the init VM
     assert sum("its etcd member is not removed" in m for m in said) == 1
+
+
+def test_kubeadms_addons_can_be_left_to_someone_else() -> None:
+    raw = _config("1.35.2", mode="bootstrap")
+    assert [r for r in _run(raw).recording.registrations.values() if r.name.endswith("-kubeadm-addons")]
+    raw["kubernetes"]["kubeadmAddons"] = False
+    run = _run(raw)
+    assert not [r for r in run.recording.registrations.values() if r.name.endswith("-kubeadm-addons")]
+    assert _by_suffix(run, "-kubeadm-version")  # the record still moves: joining nodes read it
