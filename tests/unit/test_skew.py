@@ -108,5 +108,3 @@ def test_a_control_plane_two_minors_ahead_of_what_runs_is_refused() -> None:
         "kubernetes.version: the control plane runs 1.34.2; 1.36.0 skips a minor: upgrade one minor at a "
         "time (first to 1.35.x)"
     ]
-
-
