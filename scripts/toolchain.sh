@@ -2,7 +2,7 @@
 # Build the pinned real tools (toolchain/manifest.toml) into the cache outside the repo:
 # the Pulumi CLI and language host, the kubernetes provider plugin, etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubeadm, kwok, the vSphere CPI and vcsim.
-# Cold on 2 cores: about 30 minutes (16 GB of Go module and build caches, 0.9 GB of binaries);
+# Cold on 2 cores: 40-50 minutes (62 CPU-minutes for 11 of the 12 tools; 15 GB of Go module and build caches, 0.9 GB of binaries);
 # warm (all cached): under a second.
 #   scripts/toolchain.sh              build what is missing, with progress
 #   scripts/toolchain.sh --check      check the manifest against the wrapper modules

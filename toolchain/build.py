@@ -205,7 +205,7 @@ def build_all(tools: list[Tool]) -> int:
     if not missing:
         return 0
     _say(f"{len(missing)} of {len(tools)} binaries to build into {manifest.cache_root()}")
-    _say("a cold build of the whole set takes about 30 minutes on 2 cores")
+    _say("a cold build of the whole set takes 40-50 minutes on 2 cores")
     for i, t in enumerate(missing, 1):
         label = f"[{i}/{len(missing)}] {t.name} {t.version}"
         if manifest.cached_binary(t).is_file():  # another run built it meanwhile
