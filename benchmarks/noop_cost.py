@@ -69,8 +69,8 @@ def bench_stages(text: str, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> str
 class GuestReporter:
     """The node agent's ``report_guest`` at hundreds of VMs: the VM found by name in a cached name -> id map
     (one PropertyCollector read, again when a name is missing), then the world's ``SET.guest.*`` reconfigure.
-    The world's own lookup reads each VM's name in a call of its own: ~1000 calls per node here, which held
-    registration to ~12 nodes a minute."""
+    (The world's lookup, one read of every VM's name per call, was once a call per VM: ~1000 calls per node
+    here, which held registration to ~12 nodes a minute.)"""
 
     content: Callable[[], Any]
     list_ids: Callable[[], dict[str, str]]  # VM name -> managed object id
@@ -86,26 +86,6 @@ class GuestReporter:
         from pyVmomi import vim
 
         self.reconfigure(vim.VirtualMachine(moid, self.content().propertyCollector._stub), vm_name, ip)
-
-
-def set_guest(vm: Any, vm_name: str, ip: str, timeout: float = 30.0) -> None:
-    """vcsim's stand-in for VMware Tools (as ``tests.support.world.kubelets.report_guest_to_vcsim``)."""
-    from pyVmomi import vim
-
-    spec = vim.vm.ConfigSpec(
-        extraConfig=[
-            vim.option.OptionValue(key="SET.guest.hostName", value=vm_name),
-            vim.option.OptionValue(key="SET.guest.ipAddress", value=ip),
-        ]
-    )
-    task = vm.ReconfigVM_Task(spec=spec)
-    deadline = time.monotonic() + timeout
-    while task.info.state not in ("success", "error"):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reconfiguring {vm_name} took over {timeout:.0f}s")
-        time.sleep(0.1)
-    if task.info.state == "error":
-        raise RuntimeError(f"reconfiguring {vm_name}: {task.info.error}")
 
 
 @dataclass(frozen=True)
@@ -151,7 +131,7 @@ class NoopWorld:
         from kubernetes import config as kube_config
 
         from providers.vcenter.connection import VCenterConnection
-        from tests.support.world.kubelets import STAGES, NodeAgent, kwok_process, vm_ids, vm_uuids
+        from tests.support.world.kubelets import STAGES, NodeAgent, kwok_process, set_guest, vm_ids, vm_uuids
         from tests.support.world.world import CpiLauncher
 
         from .engine_world import bench_vcsim, prepare_templates

@@ -186,11 +186,16 @@ def vm_ids(content: Any) -> dict[str, str]:
 
 
 def report_guest_to_vcsim(content: Any, vm_name: str, ip: str) -> None:
-    """The simulator's stand-in for VMware Tools: ``SET.guest.*`` extra-config keys set the VM's
-    guest properties (vcsim's own hook; they are not stored in the VM's configuration)."""
+    """The simulator's stand-in for VMware Tools on the VM of that name (see :func:`set_guest`)."""
     vm = vms.find_vm(content, vm_name)  # one read, not one name fetch per VM
     if vm is None:
         raise LookupError(f"VM {vm_name} not found")
+    set_guest(vm, vm_name, ip)
+
+
+def set_guest(vm: Any, vm_name: str, ip: str, timeout: float = 30.0) -> None:
+    """``SET.guest.*`` extra-config keys set the VM's guest properties (vcsim's own hook for what VMware
+    Tools would report; they are not stored in the VM's configuration)."""
     spec = vim.vm.ConfigSpec(
         extraConfig=[
             vim.option.OptionValue(key="SET.guest.hostName", value=vm_name),
@@ -198,10 +203,10 @@ def report_guest_to_vcsim(content: Any, vm_name: str, ip: str) -> None:
         ]
     )
     task = vm.ReconfigVM_Task(spec=spec)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while task.info.state not in ("success", "error"):
         if time.monotonic() > deadline:
-            raise TimeoutError(f"reconfiguring {vm_name} took over 30s")
+            raise TimeoutError(f"reconfiguring {vm_name} took over {timeout:.0f}s")
         time.sleep(0.1)
     if task.info.state == "error":
         raise RuntimeError(f"reconfiguring {vm_name}: {task.info.error}")
