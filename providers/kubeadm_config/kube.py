@@ -35,18 +35,24 @@ def _fail(what: str, exc: Any) -> KubeadmError:
     return KubeadmError(f"{what} failed: HTTP {exc.status} {exc.reason}")
 
 
-def read_kubeadm_config(api: RawApi) -> dict[str, Any] | None:
-    """``kube-system/kubeadm-config``, or None if there is none (yet: kubeadm init uploads it)."""
+def _read(api: RawApi, path: str, params: dict[str, str], what: str) -> dict[str, Any] | None:
+    """GET one object; None if there is none."""
     from kubernetes.client.exceptions import ApiException
 
     try:
-        raw = api.send("GET", _CONFIG_MAP, path_params={"namespace": NAMESPACE, "name": KUBEADM_CONFIG})
+        raw = api.send("GET", path, path_params=params)
     except ApiException as exc:
         if exc.status == 404:
             return None
-        raise _fail(f"reading {NAMESPACE}/{KUBEADM_CONFIG}", exc) from None
+        raise _fail(f"reading {what}", exc) from None
     found: dict[str, Any] = json.loads(raw.data)
     return found
+
+
+def read_kubeadm_config(api: RawApi) -> dict[str, Any] | None:
+    """``kube-system/kubeadm-config``, or None if there is none (yet: kubeadm init uploads it)."""
+    params = {"namespace": NAMESPACE, "name": KUBEADM_CONFIG}
+    return _read(api, _CONFIG_MAP, params, f"{NAMESPACE}/{KUBEADM_CONFIG}")
 
 
 def replace_kubeadm_config(api: RawApi, body: dict[str, Any]) -> bool:
@@ -64,16 +70,8 @@ def replace_kubeadm_config(api: RawApi, body: dict[str, Any]) -> bool:
 
 def read_workload(api: RawApi, kind: str, name: str) -> dict[str, Any] | None:
     """A DaemonSet or Deployment (``kind`` as in the URL) of kube-system, None if absent."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        raw = api.send("GET", _WORKLOAD, path_params={"namespace": NAMESPACE, "kind": kind, "name": name})
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise _fail(f"reading {kind[:-1]} {NAMESPACE}/{name}", exc) from None
-    found: dict[str, Any] = json.loads(raw.data)
-    return found
+    params = {"namespace": NAMESPACE, "kind": kind, "name": name}
+    return _read(api, _WORKLOAD, params, f"{kind[:-1]} {NAMESPACE}/{name}")
 
 
 def patch_workload(api: RawApi, kind: str, name: str, patch: dict[str, Any]) -> None:

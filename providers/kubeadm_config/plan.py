@@ -84,11 +84,6 @@ def parse_addon_state(props: Mapping[str, Any]) -> AddonState:
     return AddonState.model_validate({k: v for k, v in props.items() if v is not None})
 
 
-def coredns_version(minor: int) -> str | None:
-    """The CoreDNS release kubeadm of that minor deploys (``versions.COREDNS``), None if not pinned."""
-    return versions.COREDNS.get(minor)
-
-
 # ---- ClusterConfiguration ---------------------------------------------------------------------
 
 
