@@ -20,7 +20,6 @@ documents the program put in that VM's user-data (tests/support/world/kubeadm.py
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import threading
 import time
@@ -31,18 +30,16 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from tests.support.world import kubeadm
 from tests.support.world.day2 import Steps
 from tests.support.world.project import STACK_TEMPLATES, make_project
-from tests.support.world.pulumi_cli import PulumiCli
+from tests.support.world.pulumi_cli import BackgroundUp, PulumiCli
 from tests.support.world.reader import read_vms
 from tests.support.world.world import World
 from toolchain.manifest import REPO_ROOT
 from vsphere_k8s.loader import load
 from vsphere_k8s.plan.nodes import NodePlan, plan_nodes
-from vsphere_k8s.render.cloud_init import KUBEADM_CONFIG
 from vsphere_k8s.stack_file import read_stack_file
 from vsphere_k8s.versions import COREDNS
 
@@ -58,9 +55,7 @@ ADDONS_RESOURCE = f"{STACK}-kubeadm-addons"
 
 def _documents(user_data: str) -> tuple[str, str]:
     """(kind of the first kubeadm document, the kubeadm config text) of a node's cloud-config."""
-    doc = yaml.safe_load(user_data)
-    files = {f["path"]: f["content"] for f in doc["write_files"]}
-    text = files[KUBEADM_CONFIG]
+    text = kubeadm.kubeadm_config_of(user_data)
     first = next(d for d in yaml.safe_load_all(text) if d)
     return str(first["kind"]), text
 
@@ -121,39 +116,6 @@ class Boot:
         raise AssertionError(f"no resource {name} in the stack")
 
 
-class JsonUp:
-    """`pulumi up --json` as a child process, so the test can act (as the guests would) while it runs."""
-
-    def __init__(self, boot: Boot, label: str) -> None:
-        self.log = boot.world.workdir / "logs" / f"{label}.jsonl"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._out = self.log.open("w")
-        cmd = ["pulumi", "up", "--yes", "--skip-preview", "--json", "--stack", STACK, "--non-interactive"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=boot.cli.project, env=boot.cli.env, stdout=self._out, stderr=subprocess.STDOUT, text=True
-        )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def join(self, timeout: float = 1800.0) -> Steps:
-        code = self.proc.wait(timeout)
-        self._out.close()
-        text = self.log.read_text()
-        assert code == 0, f"pulumi up exited {code}:\n{text[-6000:]}"
-        return Steps.parse(text)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # as Ctrl-C: the CLI cancels and releases its lock
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        self._out.close()
-
-
 def _kubeadm_init_when_the_init_vm_appears(boot: Boot, init_vm: str) -> threading.Thread:
     """What the init node's `kubeadm init` does to the cluster, by the real kubeadm, with its documents."""
     cp = boot.world.control_plane
@@ -174,16 +136,6 @@ def _kubeadm_init_when_the_init_vm_appears(boot: Boot, init_vm: str) -> threadin
     thread = threading.Thread(target=work, name="kubeadm-init", daemon=True)
     thread.start()
     return thread
-
-
-def _token_secret(boot: Boot, token: str) -> bool:
-    try:
-        boot.world.core().read_namespaced_secret(f"bootstrap-token-{token.split('.', 1)[0]}", "kube-system")
-    except ApiException as e:
-        if e.status == 404:
-            return False
-        raise
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -207,18 +159,7 @@ def boot() -> Iterator[Boot]:
         cli.set_secret("kubernetes.clusterCa.key", cp.pki.ca.key.read_text())
         cli.set_secret("credentials.sim.username", vc.username)
         cli.set_secret("credentials.sim.password", vc.password)
-        # kubeadm init's kubeconfig phase (not an API phase: it writes /etc/kubernetes) binds the
-        # group the program's admin certificate carries; the world's API server has no such binding.
-        rbac = client.RbacAuthorizationV1Api(world.core().api_client)
-        rbac.create_cluster_role_binding(
-            {  # type: ignore[arg-type]
-                "metadata": {"name": "kubeadm:cluster-admins"},
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-                "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubeadm:cluster-admins"}
-                ],
-            }
-        )
+        kubeadm.bind_cluster_admins(world.core())
         yield b
     finally:
         try:
@@ -239,10 +180,10 @@ def test_1_the_first_up_inits_once_and_records_kubeadms_version(boot: Boot) -> N
     (init,) = [n for n in nodes if n.init]
     boot.expected.update({n.name: n.is_control_plane for n in nodes if not n.init})
     thread = _kubeadm_init_when_the_init_vm_appears(boot, init.name)
-    up = JsonUp(boot, "up-1")
+    up = BackgroundUp(boot.cli, STACK, boot.world.workdir / "logs" / "up-1.jsonl", json=True)
     try:
         thread.join(900)
-        steps = up.join()
+        steps = Steps.parse(up.join(1800))
     finally:
         up.stop()
     assert not boot.errors, boot.errors
@@ -270,7 +211,7 @@ def test_2_the_control_plane_moves_a_minor_and_every_new_node_joins_at_it(boot: 
     after = boot.plan()
     new_cp = [n for n in after if n.is_control_plane]
     assert all(n.name != before[n.key] for n in new_cp) and not any(n.init for n in after)
-    up = JsonUp(boot, "up-2")
+    up = BackgroundUp(boot.cli, STACK, boot.world.workdir / "logs" / "up-2.jsonl", json=True)
     try:
         for node in new_cp:  # one at a time, as the roll creates them
             kind, text = _documents(boot.user_data(node.name))
@@ -279,7 +220,7 @@ def test_2_the_control_plane_moves_a_minor_and_every_new_node_joins_at_it(boot: 
             # As the node's own kubeadm would, once its token is in the API: read the cluster, write static pods.
             token = kubeadm.join_token(text)
             deadline = time.monotonic() + 600
-            while not _token_secret(boot, token):
+            while not kubeadm.token_secret_exists(boot.world.core(), token):
                 assert up.alive() and time.monotonic() < deadline, f"{node.name}: its token never came"
                 time.sleep(1)
             manifests = kubeadm.join_control_plane_dry_run(text, cluster, boot.world.workdir / "dry-runs" / node.name)
@@ -289,7 +230,7 @@ def test_2_the_control_plane_moves_a_minor_and_every_new_node_joins_at_it(boot: 
                 if name in kubeadm.CONTROL_PLANE_COMPONENTS
             }
             boot.expected[node.name] = True  # its kubelet registers now
-        steps = up.join()
+        steps = Steps.parse(up.join(1800))
     finally:
         up.stop()
     print("\ndry-run joins: " + json.dumps(boot.dry_runs, indent=1, sort_keys=True))

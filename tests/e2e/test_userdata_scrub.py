@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,14 +24,12 @@ from typing import Any
 import pytest
 import requests
 import yaml
-from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from providers.vcenter.connection import Endpoint, VCenterConnection
 from tests.e2e.conftest import E2E
 from tests.support.world import kubeadm
 from tests.support.world.project import STACK_TEMPLATES, make_project, planned_nodes
-from tests.support.world.pulumi_cli import PulumiCli
+from tests.support.world.pulumi_cli import BackgroundUp, PulumiCli
 from tests.support.world.reader import ReaderView, read_vms
 from vsphere_k8s.render.cloud_init import KUBEADM_CONFIG, PKI_STAGE, SCRIPT_PATH
 
@@ -91,18 +87,7 @@ def boot(e2e: E2E) -> Iterator[Boot]:
     cli.set_secret("kubernetes.clusterCa.key", pki.ca.key.read_text())
     cli.set_secret("credentials.sim.username", world.vcenter.username)
     cli.set_secret("credentials.sim.password", world.vcenter.password)
-    # What kubeadm init sets up and the world's API server has not: the admin group's binding.
-    rbac = client.RbacAuthorizationV1Api(world.core().api_client)
-    binding = {
-        "metadata": {"name": "kubeadm:cluster-admins"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubeadm:cluster-admins"}],
-    }
-    try:
-        rbac.create_cluster_role_binding(binding)  # type: ignore[arg-type]
-    except ApiException as e:
-        if e.status != 409:
-            raise
+    kubeadm.bind_cluster_admins(world.core())
     b.nodes = _plan(stack_file, port)
     try:
         yield b
@@ -134,43 +119,13 @@ def _wait(what: str, cond: Any, timeout: float = 240.0, up: Background | None = 
         time.sleep(1.0)
 
 
-class Background:
-    """`pulumi up` as a child process: the test acts (as the guests would) while it runs. Its output
-    goes to a log of its own as it comes, so a wait that times out can say what the up was doing."""
+class Background(BackgroundUp):
+    """The boot stack's next `up` in the background (tests/support/world/pulumi_cli.py), logged as up-<n>.log."""
 
     def __init__(self, b: Boot) -> None:
         b.ups += 1
-        self.log = b.cli.workdir / "logs" / f"up-{b.ups}.log"
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._out = self.log.open("w")
-        cmd = ["pulumi", "up", "--yes", "--skip-preview", "--stack", STACK, "--non-interactive"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=b.cli.project, env=b.cli.env, stdout=self._out, stderr=subprocess.STDOUT, text=True
-        )
+        super().__init__(b.cli, STACK, b.cli.workdir / "logs" / f"up-{b.ups}.log")
         b.running = self
-
-    def tail(self) -> str:
-        return self.log.read_text()[-4000:]
-
-    def check_alive(self) -> None:
-        code = self.proc.poll()
-        if code is not None:
-            raise AssertionError(f"pulumi up exited {code} early:\n{self.tail()}")
-
-    def join(self, timeout: float = 900.0) -> None:
-        code = self.proc.wait(timeout)
-        self._out.close()
-        assert code == 0, f"pulumi up exited {code}:\n{self.tail()}"
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # as Ctrl-C: the CLI cancels and releases its lock
-            try:
-                self.proc.wait(120)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        self._out.close()
 
 
 def _role(doc: dict[str, Any]) -> str:
@@ -241,13 +196,7 @@ def _token_answer(b: Boot, token: str) -> int:
 
 
 def _token_secret(b: Boot, token: str) -> bool:
-    try:
-        b.e2e.world.core().read_namespaced_secret(f"bootstrap-token-{token.split('.', maxsplit=1)[0]}", "kube-system")
-    except ApiException as e:
-        if e.status == 404:
-            return False
-        raise
-    return True
+    return kubeadm.token_secret_exists(b.e2e.world.core(), token)
 
 
 def _kubeadm_init(b: Boot, names: list[str]) -> None:
@@ -260,9 +209,8 @@ def _kubeadm_init(b: Boot, names: list[str]) -> None:
             continue
         text = read_vms(b.reader(), [name])[name].user_data()
         assert text is not None
-        files = {f["path"]: f["content"] for f in yaml.safe_load(text)["write_files"]}
         b.kubeadm_cluster = kubeadm.init_cluster_objects(
-            files[KUBEADM_CONFIG], cp.admin_kubeconfig, b.cli.workdir / "kubeadm", pki=cp.pki
+            kubeadm.kubeadm_config_of(text), cp.admin_kubeconfig, b.cli.workdir / "kubeadm", pki=cp.pki
         )
 
 

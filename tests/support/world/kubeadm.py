@@ -35,6 +35,7 @@ from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
 from toolchain.manifest import locate
+from vsphere_k8s.render.cloud_init import KUBEADM_CONFIG
 
 from .pki import ControlPlanePki
 
@@ -393,3 +394,38 @@ def delete_objects(admin_kubeconfig: Path, refs: Iterable[ObjectRef], timeout: f
         if left:
             time.sleep(1.0)
     return [str(ref) for ref in left]
+
+
+# --- what a boot-world test needs around kubeadm -------------------------------------------------------
+
+
+def kubeadm_config_of(user_data: str) -> str:
+    """The kubeadm documents a node's cloud-config writes (its ``KUBEADM_CONFIG`` file)."""
+    files = {f["path"]: f["content"] for f in yaml.safe_load(user_data)["write_files"]}
+    return str(files[KUBEADM_CONFIG])
+
+
+def token_secret_exists(core: client.CoreV1Api, token: str) -> bool:
+    """Whether the bootstrap token's Secret is in kube-system."""
+    try:
+        core.read_namespaced_secret(f"bootstrap-token-{token.split('.', maxsplit=1)[0]}", "kube-system")
+    except ApiException as e:
+        if e.status == 404:
+            return False
+        raise
+    return True
+
+
+def bind_cluster_admins(core: client.CoreV1Api) -> None:
+    """What kubeadm init's kubeconfig phase (not an API phase: it writes /etc/kubernetes) binds and the
+    world's API server lacks: the group the program's admin certificate carries, to cluster-admin."""
+    binding = {
+        "metadata": {"name": "kubeadm:cluster-admins"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "kubeadm:cluster-admins"}],
+    }
+    try:
+        client.RbacAuthorizationV1Api(core.api_client).create_cluster_role_binding(binding)  # type: ignore[arg-type]
+    except ApiException as e:
+        if e.status != 409:
+            raise

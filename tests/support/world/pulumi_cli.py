@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,3 +90,46 @@ class PulumiCli:
 
     def export(self) -> dict[str, Any]:
         return dict(json.loads(self.run("stack", "export").stdout))
+
+
+class BackgroundUp:
+    """`pulumi up --yes --skip-preview` as a child process, so a test can act (as the guests would) while it
+    runs. Its output goes to ``log`` as it comes, so a wait that times out can say what the up was doing;
+    with ``json`` it is the engine's events (`up --json`)."""
+
+    def __init__(self, cli: PulumiCli, stack: str, log: Path, *, json: bool = False) -> None:
+        self.log = log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._out = log.open("w")
+        cmd = ["pulumi", "up", "--yes", "--skip-preview", *(["--json"] if json else []), "--stack", stack]
+        self.proc = subprocess.Popen(
+            [*cmd, "--non-interactive"], cwd=cli.project, env=cli.env, stdout=self._out, stderr=subprocess.STDOUT
+        )
+
+    def tail(self) -> str:
+        return self.log.read_text()[-4000:]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def check_alive(self) -> None:
+        code = self.proc.poll()
+        if code is not None:
+            raise AssertionError(f"pulumi up exited {code} early:\n{self.tail()}")
+
+    def join(self, timeout: float = 900.0) -> str:
+        """Wait for the up, assert it succeeded; its whole output."""
+        code = self.proc.wait(timeout)
+        self._out.close()
+        assert code == 0, f"pulumi up exited {code}:\n{self.tail()}"
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # as Ctrl-C: the CLI cancels and releases its lock
+            try:
+                self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(30)
+        self._out.close()
