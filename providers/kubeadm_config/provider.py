@@ -39,6 +39,7 @@ from .plan import (
 
 POLL_SECONDS = 2.0
 CONFLICT_RETRIES = 5
+UNREADABLE = "unreadable"  # what a refresh records for an object it cannot read a version from
 
 
 def move_version(props: dict[str, Any], *, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
@@ -109,7 +110,11 @@ class ClusterVersionProvider(ResourceProvider):
         found = kube.read_kubeadm_config(kube.api_for(state.kubeconfig.get_secret_value()))
         if found is None:
             return ReadResult("", {})  # the record is gone: reported as deleted, made again by `up`
-        return ReadResult(id_, version_outs(props, recorded_version(found)))
+        try:
+            recorded = recorded_version(found)
+        except KubeadmError:
+            recorded = UNREADABLE  # edited out of band into no version: drift; `up` then names what is wrong
+        return ReadResult(id_, version_outs(props, recorded))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         return None
@@ -136,7 +141,10 @@ class ClusterAddonsProvider(ResourceProvider):
         images: dict[str, str | None] = {}
         for target in addon_targets(state.kubernetes_version, state.coredns_version):
             found = kube.read_workload(api, target.kind, target.name)
-            images[target.name] = None if found is None else container_image(found, target.container, target.what)
+            try:
+                images[target.name] = None if found is None else container_image(found, target.container, target.what)
+            except KubeadmError:
+                images[target.name] = UNREADABLE  # its container renamed out of band: drift, named by `up`
         return ReadResult(id_, addon_outs(props, images))
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -286,3 +286,21 @@ def test_a_failing_api_names_the_object() -> None:
         kube.replace_kubeadm_config(api, config_map())
     with pytest.raises(KubeadmError, match=r"patching daemonset kube-system/kube-proxy failed: HTTP 403"):
         kube.patch_workload(api, "daemonsets", "kube-proxy", {})
+
+
+def test_refresh_of_objects_edited_into_nonsense_is_drift_not_a_crash(cluster: Cluster) -> None:
+    cluster.objects[CM_PATH] = config_map("kind: ClusterConfiguration\n")  # no kubernetesVersion left
+    p = provider.ClusterVersionProvider()
+    read = p.read("kube-system/kubeadm-config", {**PROPS, "recorded_version": "1.36.3"})
+    assert read.outs is not None and read.outs["recorded_version"] == provider.UNREADABLE
+    assert p.diff("x", dict(read.outs), dict(PROPS)).changes
+    with pytest.raises(KubeadmError, match=r"kubernetesVersion is None, not a version"):
+        provider.move_version(dict(PROPS))  # the `up` after it names what is wrong
+    cluster.objects[PROXY_PATH] = workload("proxy", "registry.k8s.io/kube-proxy:v1.36.3")  # container renamed
+    a = provider.ClusterAddonsProvider()
+    addon_state = {"kubeconfig": "kc", "kubernetes_version": "1.36.3", "coredns_version": "v1.14.2"}
+    outs = a.read("kube-system/addons", dict(addon_state)).outs
+    assert outs is not None and outs["kube_proxy_image"] == provider.UNREADABLE
+    assert a.diff("x", dict(outs), dict(addon_state)).changes
+    with pytest.raises(KubeadmError, match=r"daemonset kube-system/kube-proxy has no container named kube-proxy"):
+        provider.move_addons(dict(addon_state))
