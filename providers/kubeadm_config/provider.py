@@ -11,8 +11,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
+from providers import preload
 from providers.checks import check_props
 
 from .plan import (
@@ -91,6 +100,10 @@ def move_addons(props: dict[str, Any]) -> dict[str, Any]:
 
 
 class ClusterVersionProvider(ResourceProvider):
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load("providers.kubeadm_config.kube")
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return check_props(news, parse_version_inputs)
 
@@ -121,6 +134,10 @@ class ClusterVersionProvider(ResourceProvider):
 
 
 class ClusterAddonsProvider(ResourceProvider):
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load("providers.kubeadm_config.kube")
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return check_props(news, parse_addon_inputs)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pulumi.dynamic import (
     CheckResult,
+    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -21,6 +22,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from providers import preload
 from providers.checks import check_props
 
 from .plan import (
@@ -144,6 +146,10 @@ def reconcile(
 
 class NodeBindingProvider(ResourceProvider):
     """Bind a Kubernetes node to its VM: providerID and topology labels, verified or enforced."""
+
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load("providers.node_binding.kube", "providers.node_binding.vcenter")
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return check_props(news, parse_inputs)

@@ -11,8 +11,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
+from providers import preload
 from providers.checks import check_props
 
 from .plan import (
@@ -103,6 +112,10 @@ def reconcile(
 class JoinTokenProvider(ResourceProvider):
     """A joiner's bootstrap token in the API, created for the `up` that adds the node (NodeJoin deletes it)."""
 
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load("providers.node_join.kube", "providers.node_join.vcenter")
+
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return check_props(news, parse_token_inputs)
 
@@ -128,6 +141,10 @@ class JoinTokenProvider(ResourceProvider):
 
 class NodeJoinProvider(ResourceProvider):
     """Short-lived join material for one node VM: a bounded token, guestinfo emptied after the join."""
+
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load("providers.node_join.kube", "providers.node_join.vcenter")
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return check_props(news, parse_inputs)

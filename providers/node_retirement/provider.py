@@ -10,8 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from pulumi.dynamic import CheckFailure, CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+)
 
+from providers import preload
 from providers.checks import check_props, has_unknowns
 from vsphere_k8s.plan.skew import step_issues
 
@@ -177,6 +186,10 @@ def _calls(what: str, kube: KubeSide, etcd: EtcdSide | None) -> str:
 
 
 class NodeRetirementProvider(ResourceProvider):
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load("providers.node_retirement.kube")
+
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         result = check_props(news, parse_inputs)
         old_v, new_v = (olds or {}).get("kubernetes_version"), news.get("kubernetes_version")

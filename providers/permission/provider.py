@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckResult,
+    ConfigureRequest,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
+from providers import preload
 from providers.checks import check_props
 
 from .plan import KEYS, Observed, diff, observed_outs, parse_inputs, plan
@@ -19,6 +28,10 @@ def _conn(props: dict[str, Any]) -> Any:
 
 class PermissionProvider(ResourceProvider):
     """Grant one principal one role on one entity; leave every other permission alone."""
+
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load("providers.permission.vcenter", "providers.vcenter.connection")
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return check_props(news, parse_inputs)

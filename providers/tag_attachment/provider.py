@@ -11,6 +11,7 @@ from typing import Any
 
 from pulumi.dynamic import (
     CheckResult,
+    ConfigureRequest,
     CreateResult,
     DiffResult,
     ReadResult,
@@ -18,6 +19,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from providers import preload
 from providers.checks import check_props
 
 from .plan import (
@@ -75,6 +77,15 @@ def _outs(props: dict[str, Any], inputs: Inputs, obs: Observation, owned: list[s
 
 class TagAttachmentProvider(ResourceProvider):
     """Attach one tag to existing vCenter objects; show and repair drift; detach only what it attached."""
+
+    def configure(self, _req: ConfigureRequest) -> None:
+        # What its calls import, loaded before the first one (providers/preload.py).
+        preload.load(
+            "providers.tag_attachment.vcenter",
+            "providers.vcenter.connection",
+            "providers.vcenter.inventory",
+            "providers.vcenter.tagging",
+        )
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         return check_props(news, parse_inputs)
