@@ -131,7 +131,7 @@ class NoopWorld:
         from kubernetes import config as kube_config
 
         from providers.vcenter.connection import VCenterConnection
-        from tests.support.world.kubelets import STAGES, NodeAgent, kwok_process, set_guest, vm_ids, vm_uuids
+        from tests.support.world.kubelets import STAGES, NodeAgent, kwok_process, set_guest, vm_ids, vm_machines
         from tests.support.world.world import CpiLauncher
 
         from .engine_world import bench_vcsim, prepare_templates
@@ -154,7 +154,7 @@ class NoopWorld:
             conn = VCenterConnection(self.target.endpoint())
             self.agent = NodeAgent(
                 client.CoreV1Api(api),
-                lambda: vm_uuids(conn.service_content()),
+                lambda: vm_machines(conn.service_content()),
                 lambda: self.expected,
                 report_guest=GuestReporter(conn.service_content, lambda: vm_ids(conn.service_content()), set_guest),
                 log_path=self.workdir / "logs" / "node-agent.log",

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -81,12 +81,20 @@ def node_manifest(
     }
 
 
+class Machine(NamedTuple):
+    """A VM as a kubelet's lifetime: its BIOS UUID and its managed object id. A VM destroyed and
+    cloned again under its name keeps vcsim's path-derived UUID but gets a new id."""
+
+    uuid: str
+    moid: str
+
+
 @dataclass
 class NodeAgent:
     """Registers a Node for each expected VM once it exists in vCenter, as its kubelet would."""
 
     api: client.CoreV1Api
-    list_vms: Callable[[], dict[str, str]]  # VM name -> BIOS UUID (config.uuid)
+    list_vms: Callable[[], dict[str, Machine]]  # VM name -> its machine (vm_machines: one read)
     expected: Callable[[], dict[str, bool]]  # VM name -> is control plane
     # What the guest's VMware Tools report once it has booted (hostname, address): the CPI
     # reads them from vCenter to discover the node and its addresses.
@@ -94,15 +102,14 @@ class NodeAgent:
     addresses: dict[str, str] = field(default_factory=dict)  # VM name -> the address its guest reports
     # The kubelet's version on a VM: what its template installed (kubelet_version_in_vcsim).
     kubelet_version: Callable[[str], str] = lambda _vm: ""
-    list_vm_ids: Callable[[], dict[str, str]] | None = None  # VM name -> managed object id
     log_path: Path | None = None
     interval: float = 0.5
     registered: list[str] = field(default_factory=list)
-    # VM name -> the BIOS UUID its Node was registered for. A VM replaced under its own name (a pool
-    # that rolls deleting first) is a new machine whose kubelet registers again: seen gone (powered
-    # off, destroyed) in between, or with another UUID (vcsim derives a VM's UUID from its path, so
-    # there the same name gets the same UUID).
-    _registered_uuid: dict[str, str] = field(default_factory=dict)
+    # VM name -> the machine its Node was registered for. Like a kubelet, which registers once per
+    # start (a Node deleted under a running kubelet stays deleted), a machine registers once: a VM
+    # replaced under its own name (a pool that rolls deleting first) is a new machine whose kubelet
+    # registers again: seen gone (powered off, destroyed) in between, or with another id.
+    _registered_uuid: dict[str, Machine] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # node (or "agent") -> its last error
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -132,14 +139,10 @@ class NodeAgent:
         if not wanted:
             return
         vms = self.list_vms()
-        # A machine is its UUID and its managed object id: a VM destroyed and cloned again under its
-        # name between two polls keeps vcsim's path-derived UUID but gets a new id.
-        ids = self.list_vm_ids() if self.list_vm_ids else {}
-        machine = {n: f"{u}/{ids.get(n, '')}" for n, u in vms.items()}
         for gone in [n for n in self._registered_uuid if n not in vms]:
             del self._registered_uuid[gone]
         for name, control_plane in wanted.items():
-            if name not in vms or self._registered_uuid.get(name) == machine[name]:
+            if name not in vms or self._registered_uuid.get(name) == vms[name]:
                 continue
             ip = self.addresses.setdefault(name, f"10.10.0.{100 + len(self.addresses)}")
             try:
@@ -149,7 +152,7 @@ class NodeAgent:
                 self._error(name, f"guest report: {e!r}")
                 continue
             try:
-                node = node_manifest(name, vms[name], control_plane=control_plane, kubelet_version=version)
+                node = node_manifest(name, vms[name].uuid, control_plane=control_plane, kubelet_version=version)
                 self.api.create_node(node)  # type: ignore[arg-type]
             except ApiException as e:
                 # 409: registered already (a restarted agent), or a replaced VM's old Node not deleted yet.
@@ -157,10 +160,10 @@ class NodeAgent:
                     if e.status != 409:
                         self._error(name, f"{e.status} {e.reason}: {e.body}")
                     continue
-            self._registered_uuid[name] = machine[name]
+            self._registered_uuid[name] = vms[name]
             if name not in self.registered:
                 self.registered.append(name)
-            self._log(f"registered node {name} (VM BIOS UUID {vms[name]}, guest address {ip})")
+            self._log(f"registered node {name} (VM BIOS UUID {vms[name].uuid}, guest address {ip})")
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -170,11 +173,17 @@ class NodeAgent:
                 self._error("agent", repr(e))
 
 
-def vm_uuids(content: Any, *, with_ids: bool = False) -> dict[str, str]:
+def vm_uuids(content: Any) -> dict[str, str]:
     """Name -> BIOS UUID of every powered-on VM (a kubelet runs only once its guest has booted),
     in one PropertyCollector read over a container view."""
+    return {name: machine.uuid for name, machine in vm_machines(content).items()}
+
+
+def vm_machines(content: Any) -> dict[str, Machine]:
+    """Name -> machine of every powered-on VM, UUID and id from the same read (two reads would let a
+    VM destroyed between them look like another machine, whose kubelet registers its Node again)."""
     return {
-        str(props["name"]): moid if with_ids else str(props["config.uuid"])
+        str(props["name"]): Machine(str(props["config.uuid"]), moid)
         for moid, props in vms.powered_on(content, extra=["config.uuid"])
         if props.get("config.uuid")
     }
@@ -182,7 +191,7 @@ def vm_uuids(content: Any, *, with_ids: bool = False) -> dict[str, str]:
 
 def vm_ids(content: Any) -> dict[str, str]:
     """Name -> managed object id of every powered-on VM (tells a re-made VM from the one before)."""
-    return vm_uuids(content, with_ids=True)
+    return {name: machine.moid for name, machine in vm_machines(content).items()}
 
 
 def report_guest_to_vcsim(content: Any, vm_name: str, ip: str) -> None:

@@ -107,7 +107,15 @@ class BackgroundUp:
         )
 
     def tail(self) -> str:
-        return self.log.read_text()[-4000:]
+        """The end of the output, and the engine's diagnostics (the errors) when it printed any: after a
+        failed update they come before the long outputs listing that would push them out of the end."""
+        text = self.log.read_text()
+        start = text.find("Diagnostics:")
+        if start < 0:
+            return text[-4000:]
+        end = text.find("\nOutputs:", start)
+        diagnostics = text[start : end if end > 0 else None][:8000]
+        return f"{diagnostics}\n[...]\n{text[-1500:]}"
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -26,7 +26,7 @@ from tests.support.vcsim import VCenterTarget, Vcsim
 
 from .controlplane import ControlPlane
 from .cpi import cpi_process
-from .kubelets import NodeAgent, kubelet_version_in_vcsim, kwok_process, report_guest_to_vcsim, vm_ids, vm_uuids
+from .kubelets import NodeAgent, kubelet_version_in_vcsim, kwok_process, report_guest_to_vcsim, vm_machines
 from .process import Process, ProcessError
 
 # The world's own clients (the node agent, the CPI launcher, tests' readers) name themselves, so an
@@ -138,11 +138,10 @@ class World:
             agent_conn = VCenterConnection(self.vcenter.endpoint())
             self.agent = NodeAgent(
                 self.core(),
-                lambda: vm_uuids(agent_conn.service_content()),
+                lambda: vm_machines(agent_conn.service_content()),
                 self.expected_nodes,
                 report_guest=lambda vm, ip: report_guest_to_vcsim(agent_conn.service_content(), vm, ip),
                 kubelet_version=lambda vm: kubelet_version_in_vcsim(agent_conn.service_content(), vm),
-                list_vm_ids=lambda: vm_ids(agent_conn.service_content()),
                 log_path=self.workdir / "logs" / "node-agent.log",
             )
             self.agent.start()
