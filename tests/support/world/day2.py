@@ -87,6 +87,7 @@ class Recorder:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _vm_read: threading.Lock = field(default_factory=threading.Lock)  # taken before _lock, never inside it
     _seen_vms: dict[str, str] = field(default_factory=dict)  # name -> the managed object id last seen
     _running: dict[str, str] = field(default_factory=dict)  # pod -> node, pods running (not terminating)
 
@@ -111,6 +112,15 @@ class Recorder:
 
     def _node(self, kind: str, node: dict[str, Any]) -> None:
         name = node["metadata"]["name"]
+        conditions = (node.get("status") or {}).get("conditions") or []
+        ready = kind != "DELETED" and any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+        if ready:
+            with self._lock:
+                first = f"ready {self._as(name, self._node_gen.get(name, 0))}" not in self.events
+            if first:
+                # A Node is Ready only once its VM runs: read vCenter before stamping it, so a VM poll
+                # that has not come round yet cannot put the VM after its Node.
+                self._sync_vms()
         with self._lock:
             this = self._as(name, self._node_gen.get(name, 0))
             if kind == "DELETED":
@@ -118,8 +128,6 @@ class Recorder:
                 self._node_gen[name] = self._node_gen.get(name, 0) + 1
                 self._count(name, False)
                 return
-            conditions = (node.get("status") or {}).get("conditions") or []
-            ready = any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
             cordoned = bool((node.get("spec") or {}).get("unschedulable"))
             if ready:
                 self._note(f"ready {this}")
@@ -174,17 +182,23 @@ class Recorder:
                 except Exception as again:
                     self.errors.append(repr(again))
 
+    def _sync_vms(self) -> None:
+        # One read and its bookkeeping at a time (the poll's and a watch's): an older read applied
+        # after a newer one would see a VM go and come back.
+        with self._vm_read:
+            vms = self.vms()
+            with self._lock:
+                for vm, moid in self._seen_vms.items():
+                    # Powered off and destroyed (the VM's delete), or another VM under the name already.
+                    if vms.get(vm) != moid:
+                        self._note(f"vm-gone {self._as(vm, self._vm_gen.get(vm, 0))}")
+                        self._vm_gen[vm] = self._vm_gen.get(vm, 0) + 1
+                for vm in vms:
+                    self._note(f"vm {self._as(vm, self._vm_gen.get(vm, 0))}")
+                self._seen_vms = dict(vms)
+
     def poll(self) -> None:
-        vms = self.vms()
-        with self._lock:
-            for vm, moid in self._seen_vms.items():
-                # Powered off and destroyed (the VM's delete), or another VM under the name already.
-                if vms.get(vm) != moid:
-                    self._note(f"vm-gone {self._as(vm, self._vm_gen.get(vm, 0))}")
-                    self._vm_gen[vm] = self._vm_gen.get(vm, 0) + 1
-            for vm in vms:
-                self._note(f"vm {self._as(vm, self._vm_gen.get(vm, 0))}")
-            self._seen_vms = dict(vms)
+        self._sync_vms()
         for pdb in items(self.policy.list_namespaced_pod_disruption_budget(NS)):
             status = pdb.get("status") or {}
             have, want = status.get("currentHealthy"), status.get("desiredHealthy")
