@@ -109,7 +109,7 @@ class NodeAgent:
     # start (a Node deleted under a running kubelet stays deleted), a machine registers once: a VM
     # replaced under its own name (a pool that rolls deleting first) is a new machine whose kubelet
     # registers again: seen gone (powered off, destroyed) in between, or with another id.
-    _registered_uuid: dict[str, Machine] = field(default_factory=dict)
+    _registered_machine: dict[str, Machine] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # node (or "agent") -> its last error
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -139,10 +139,10 @@ class NodeAgent:
         if not wanted:
             return
         vms = self.list_vms()
-        for gone in [n for n in self._registered_uuid if n not in vms]:
-            del self._registered_uuid[gone]
+        for gone in [n for n in self._registered_machine if n not in vms]:
+            del self._registered_machine[gone]
         for name, control_plane in wanted.items():
-            if name not in vms or self._registered_uuid.get(name) == vms[name]:
+            if name not in vms or self._registered_machine.get(name) == vms[name]:
                 continue
             ip = self.addresses.setdefault(name, f"10.10.0.{100 + len(self.addresses)}")
             try:
@@ -156,11 +156,11 @@ class NodeAgent:
                 self.api.create_node(node)  # type: ignore[arg-type]
             except ApiException as e:
                 # 409: registered already (a restarted agent), or a replaced VM's old Node not deleted yet.
-                if e.status != 409 or name in self._registered_uuid:
+                if e.status != 409 or name in self._registered_machine:
                     if e.status != 409:
                         self._error(name, f"{e.status} {e.reason}: {e.body}")
                     continue
-            self._registered_uuid[name] = vms[name]
+            self._registered_machine[name] = vms[name]
             if name not in self.registered:
                 self.registered.append(name)
             self._log(f"registered node {name} (VM BIOS UUID {vms[name].uuid}, guest address {ip})")
